@@ -1,0 +1,59 @@
+//! Crate-level tests: shared helpers; the cases live in `tests/`.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::global::*;
+use crate::handler::*;
+use crate::handler::{
+    DEFAULT_PROMETHEUS_PREFIX as H_PROMETHEUS_PREFIX,
+    DEFAULT_STATS_REPORT_INTERVAL as H_STATS_REPORT_INTERVAL,
+};
+use crate::proxy::*;
+use crate::proxy::{
+    DEFAULT_PROMETHEUS_PREFIX as P_PROMETHEUS_PREFIX,
+    DEFAULT_STATS_REPORT_INTERVAL as P_STATS_REPORT_INTERVAL,
+};
+use crate::runner::*;
+
+/// The repository's `config/` directory (our example configs).
+fn example_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config")
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The fixtures stand in for `{libdir}` (the Debian include is `{libdir}/internal.conf`).
+fn fixture_overrides() -> Overrides {
+    Overrides {
+        libdir: Some(fixtures()),
+        ..Overrides::default()
+    }
+}
+
+fn spec(s: &str) -> ZmqSpec {
+    s.parse().expect(s)
+}
+
+fn specs(list: &[&str]) -> Vec<ZmqSpec> {
+    list.iter().map(|s| spec(s)).collect()
+}
+
+fn ini(text: &str) -> Raw {
+    ini::parse(text, Path::new("/etc/pushpin/pushpin.conf"))
+}
+
+fn config(text: &str) -> Result<Config, ConfigErrors> {
+    Config::from_raw(&ini(text), None, &Overrides::default())
+}
+
+fn debian() -> Config {
+    load(&fixtures().join("pushpin.conf"), &fixture_overrides())
+        .expect("the Debian 1.36 config loads")
+}
+
+mod fixtures;
+mod props;
+mod values;
