@@ -227,6 +227,16 @@ pub(crate) fn read_text(path: &Path) -> Result<String, ConfigError> {
 /// Reads `path` and its include, then types and validates everything. A missing include file
 /// is treated as empty (as in 1.36); any other read failure is an error.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigErrors> {
+    let with_libdir;
+    let overrides = if overrides.libdir.is_none() {
+        with_libdir = Overrides {
+            libdir: Some(default_libdir()),
+            ..overrides.clone()
+        };
+        &with_libdir
+    } else {
+        overrides
+    };
     let main = parse(&read_text(path)?, path)?;
     let include = match include_path(&main, overrides) {
         Some(inc) => match std::fs::metadata(&inc) {
@@ -236,6 +246,24 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigErrors> 
         None => None,
     };
     Config::from_raw(&main, include.as_ref(), overrides)
+}
+
+/// The checkout's `config/` directory, as built (holds our `internal.conf` and templates).
+pub const CHECKOUT_LIBDIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config");
+
+/// `{libdir}` when neither `[global] libdir` nor [`Overrides::libdir`] says: the checkout's
+/// `config/` directory when the binaries run from the checkout they were built in (so
+/// `include={libdir}/internal.conf` finds our `internal.conf`), else
+/// [`settings::DEFAULT_LIBDIR`] as in an installed Pushpin.
+pub fn default_libdir() -> PathBuf {
+    let checkout = Path::new(CHECKOUT_LIBDIR);
+    if checkout.join("internal.conf").is_file() {
+        checkout
+            .canonicalize()
+            .unwrap_or_else(|_| checkout.to_path_buf())
+    } else {
+        PathBuf::from(settings::DEFAULT_LIBDIR)
+    }
 }
 
 #[cfg(test)]

@@ -57,3 +57,20 @@ fn debian() -> Config {
 mod fixtures;
 mod props;
 mod values;
+
+#[test]
+fn default_libdir_is_the_checkout_config_dir() {
+    // Built from this checkout, `{libdir}/internal.conf` is our config/internal.conf, so
+    // the example config works before anything is installed.
+    let dir = default_libdir();
+    assert!(dir.join("internal.conf").is_file(), "{}", dir.display());
+    let c = load(
+        &example_dir().join("pushpin.conf.example"),
+        &Overrides::default(),
+    )
+    .expect("example loads");
+    assert!(
+        c.proxy.handler_accept_spec.is_some(),
+        "internal.conf was included"
+    );
+}
