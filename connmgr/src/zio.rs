@@ -1,0 +1,329 @@
+//! The ZeroMQ side: the three stream-mode sockets of the ZHTTP initiator
+//! (`spec/zhttp.md` §2.1, §3) and the routing of packets between them and the
+//! client connections.
+//!
+//! * PUSH (`<base>-out`) carries each session's first packet; ROUTER
+//!   (`<base>-out-stream`, `ROUTER_MANDATORY`) carries every later packet to the
+//!   responder's identity (its `from`); SUB (`<base>-in`, subscribed to `"<id> "`)
+//!   receives every responder packet.
+//! * Each socket is owned by one task. Connections hand outgoing packets to the PUSH
+//!   and ROUTER tasks over bounded channels ([`Outbound`]); when a channel is full the
+//!   connection waits (backpressure up to the client socket). The socket tasks send
+//!   in batches (one wake-up, many messages).
+//! * The SUB task decodes each packet once and hands it (boxed, so an idle session's
+//!   queue costs a few pointers) to the session registered under its id
+//!   ([`Registry`]). List-form ids (batched `keep-alive`/`cancel`) are split per
+//!   session. When a session's queue is full the SUB task waits for it (so the
+//!   backpressure reaches the responders through their PUB HWM), for at most a few
+//!   seconds, after which that session is ended. Packets for unknown ids are
+//!   dropped silently, as condure does.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use pushpin_zhttp::{Ids, Limits, Packet, framing};
+use pushpin_zmq::{AsyncSocket, Hwm, Mode, Multipart, SocketKind, SocketSpec};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tracing::{debug, error, trace, warn};
+
+use crate::config::Config;
+
+/// Packets queued per session from the SUB task. tokio's channel allocates its
+/// slots in blocks of 32 as they fill, so an idle session costs one block of
+/// pointers whatever the bound. When full, the SUB task waits (see the module docs).
+pub(crate) const SESSION_QUEUE: usize = 1024;
+
+/// Longest wait for a session with a full queue before it is ended.
+const FULL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Capacity of the connection → socket-task channels. When full, connections wait.
+const OUTBOUND_QUEUE: usize = 4096;
+
+/// Messages per socket wake-up.
+const BATCH: usize = pushpin_zmq::DEFAULT_BATCH;
+
+/// One packet delivered to a session.
+pub(crate) type Inbound = Box<Packet>;
+
+/// Sessions by id, shared by the connections (insert/remove) and the SUB task
+/// (lookup). Held only for a map operation, never across an `.await`.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    sessions: Mutex<HashMap<Bytes, mpsc::Sender<Inbound>>>,
+}
+
+impl Registry {
+    /// Registers a session; its packets arrive on the returned receiver until the
+    /// [`Registration`] is dropped.
+    pub(crate) fn register(self: &Arc<Self>, id: Bytes) -> (Registration, mpsc::Receiver<Inbound>) {
+        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        self.lock().insert(id.clone(), tx);
+        (
+            Registration {
+                registry: Arc::clone(self),
+                id,
+            },
+            rx,
+        )
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Bytes, mpsc::Sender<Inbound>>> {
+        // A panic while holding this lock cannot leave the map inconsistent (each
+        // operation is a single insert/remove/get), so poisoning is ignored.
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn deliver(&self, id: &[u8], packet: Inbound) {
+        let tx = {
+            let mut map = self.lock();
+            let Some(tx) = map.get(id) else {
+                trace!(id = %String::from_utf8_lossy(id), "packet for unknown session dropped");
+                return;
+            };
+            match tx.try_send(packet) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    map.remove(id);
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Full(packet)) => (tx.clone(), packet),
+            }
+        };
+        // Full: stop reading the SUB socket until this session catches up
+        // (backpressure on all responders), but not for longer than FULL_WAIT.
+        let (tx, packet) = tx;
+        if tokio::time::timeout(FULL_WAIT, tx.send(packet))
+            .await
+            .is_err()
+        {
+            warn!(
+                id = %String::from_utf8_lossy(id),
+                "session not reading its packets; ending session"
+            );
+            self.lock().remove(id);
+        }
+    }
+}
+
+/// Removes a session from the [`Registry`] when dropped.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    registry: Arc<Registry>,
+    id: Bytes,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.id);
+    }
+}
+
+/// The connections' handle on the outgoing sockets.
+#[derive(Debug, Clone)]
+pub(crate) struct Outbound {
+    push: mpsc::Sender<Bytes>,
+    router: mpsc::Sender<(Bytes, Bytes)>,
+}
+
+impl Outbound {
+    /// Queues a session's first packet for the PUSH socket. `false` when the socket
+    /// task is gone (shutting down).
+    pub(crate) async fn first(&self, payload: Bytes) -> bool {
+        self.push.send(payload).await.is_ok()
+    }
+
+    /// Queues a later packet for the responder whose identity is `to`.
+    pub(crate) async fn to(&self, to: Bytes, payload: Bytes) -> bool {
+        self.router.send((to, payload)).await.is_ok()
+    }
+}
+
+/// The running socket tasks.
+pub(crate) struct Zio {
+    /// Handle for connections.
+    pub(crate) outbound: Outbound,
+    /// Session table for connections.
+    pub(crate) registry: Arc<Registry>,
+    /// The socket tasks (they end when every [`Outbound`] is dropped, or on error).
+    pub(crate) tasks: JoinSet<()>,
+    /// The SUB task, aborted at shutdown (it never ends by itself).
+    sub_task: tokio::task::AbortHandle,
+}
+
+impl Zio {
+    /// Builds and attaches the sockets and spawns their tasks.
+    pub(crate) fn start(config: &Config) -> anyhow::Result<Self> {
+        // condure: HWM = max(1, (req_maxconn + stream_maxconn) / 20), req_maxconn = 100.
+        let hwm = u32::try_from(config.stream_maxconn.saturating_add(100) / 20)
+            .unwrap_or(u32::MAX)
+            .max(1);
+        let mode = if config.zclient_connect {
+            Mode::Connect
+        } else {
+            Mode::Bind
+        };
+        let build = |kind: SocketKind, hwm: Hwm, specs: Vec<SocketSpec>| {
+            let mut b = AsyncSocket::builder(kind, hwm);
+            if let Some(m) = config.ipc_file_mode {
+                b = b.ipc_file_mode(m);
+            }
+            for spec in specs {
+                b = match mode {
+                    Mode::Bind => b.bind(spec),
+                    Mode::Connect => b.connect(spec),
+                };
+            }
+            b
+        };
+        let zs = &config.zclient_stream;
+        let push = build(
+            SocketKind::Push,
+            Hwm::both(hwm),
+            zs.iter().map(|z| z.out.clone()).collect(),
+        )
+        .build()?;
+        let router = build(
+            SocketKind::Router,
+            Hwm::both(hwm),
+            zs.iter().map(|z| z.out_stream.clone()).collect(),
+        )
+        .router_mandatory(true)
+        .build()?;
+        let topic = Bytes::from(format!("{} ", config.id));
+        let sub = build(
+            SocketKind::Sub,
+            Hwm::both(hwm),
+            zs.iter().map(|z| z.inbound.clone()).collect(),
+        )
+        .subscribe(topic)
+        .build()?;
+
+        let (push_tx, push_rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let (router_tx, router_rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let registry = Arc::new(Registry::default());
+        let mut tasks = JoinSet::new();
+        tasks.spawn(push_task(push, push_rx));
+        tasks.spawn(router_task(router, router_rx));
+        let sub_task = tasks.spawn(sub_task(
+            sub,
+            Bytes::from(config.id.clone()),
+            Arc::clone(&registry),
+        ));
+        Ok(Self {
+            outbound: Outbound {
+                push: push_tx,
+                router: router_tx,
+            },
+            registry,
+            tasks,
+            sub_task,
+        })
+    }
+
+    /// Stops receiving; the send tasks finish once every [`Outbound`] clone is gone
+    /// and their queues are flushed.
+    pub(crate) fn stop_receiving(&self) {
+        self.sub_task.abort();
+    }
+}
+
+async fn push_task(mut sock: AsyncSocket, mut rx: mpsc::Receiver<Bytes>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut queue: VecDeque<Multipart> = VecDeque::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        queue.extend(batch.drain(..).map(Multipart::from));
+        if let Err(e) = sock.send_all(&mut queue).await {
+            error!(error = %e, "zhttp push send failed");
+            queue.pop_front();
+        }
+    }
+}
+
+async fn router_task(mut sock: AsyncSocket, mut rx: mpsc::Receiver<(Bytes, Bytes)>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut queue: VecDeque<Multipart> = VecDeque::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        queue.extend(
+            batch
+                .drain(..)
+                .map(|(to, payload)| Multipart::from(framing::router_frames(to, payload))),
+        );
+        while !queue.is_empty() {
+            if let Err(e) = sock.send_all(&mut queue).await {
+                let to = queue
+                    .front()
+                    .and_then(|m| m.first())
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .unwrap_or_default();
+                // condure drops a message whose peer is not connected, and logs it.
+                error!(error = %e, to = %to, "zhttp stream send failed; message dropped");
+                queue.pop_front();
+            }
+        }
+    }
+}
+
+async fn sub_task(mut sock: AsyncSocket, own: Bytes, registry: Arc<Registry>) {
+    let limits = Limits::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        if let Err(e) = sock.recv_batch(&mut batch, BATCH).await {
+            error!(error = %e, "zhttp sub receive failed");
+            batch.clear();
+            continue;
+        }
+        for msg in batch.drain(..) {
+            dispatch(&msg, &own, &limits, &registry).await;
+        }
+    }
+}
+
+async fn dispatch(msg: &[Bytes], own: &Bytes, limits: &Limits, registry: &Registry) {
+    let frame = match framing::single(msg) {
+        Ok(f) => f,
+        Err(e) => {
+            warn!(error = %e, "bad zhttp message on sub socket");
+            return;
+        }
+    };
+    let parsed = match framing::parse_pub(frame) {
+        Ok(p) => p,
+        Err(e) => {
+            warn!(error = %e, "bad zhttp message on sub socket");
+            return;
+        }
+    };
+    if parsed.address != *own {
+        debug!("packet not for us");
+        return;
+    }
+    let packet = match Packet::decode(&parsed.payload, limits) {
+        Ok(p) => p,
+        Err(e) => {
+            warn!(error = %e, "undecodable zhttp packet dropped");
+            return;
+        }
+    };
+    trace!(packet = ?packet, "zhttp in");
+    match &packet.ids {
+        Ids::One(id) => {
+            let id = id.0.clone();
+            registry.deliver(&id, Box::new(packet)).await;
+        }
+        Ids::Many(_) => {
+            let targets: Vec<(Bytes, Option<u32>)> = packet
+                .targets()
+                .map(|(id, seq)| (id.0.clone(), seq))
+                .collect();
+            for (id, seq) in targets {
+                let mut one = packet.clone();
+                one.ids = Ids::One(pushpin_zhttp::Id(id.clone()));
+                one.seq = seq;
+                registry.deliver(&id, Box::new(one)).await;
+            }
+        }
+        Ids::None => debug!("zhttp packet without id dropped"),
+    }
+}
