@@ -1,0 +1,337 @@
+//! Hold modes end to end: accept from a fake proxy, packets to a fake
+//! connection manager, publishes over HTTP.
+
+mod support;
+
+use std::time::Duration;
+
+use pushpin_zhttp::PacketType;
+use support::{Harness, body, header, item_json};
+
+const STREAM: &[(&str, &str)] = &[
+    ("Grip-Hold", "stream"),
+    ("Grip-Channel", "s"),
+    ("Content-Type", "text/plain"),
+    ("Content-Length", "7"),
+];
+
+#[tokio::test]
+async fn stream_hold_gets_initial_body_publishes_and_close() {
+    let mut h = Harness::start("").await;
+    let rid = h.rid();
+    let r = h.accept_with(&rid, 8192, STREAM, "[open]\n").await.unwrap();
+    assert!(r.accepted);
+    let ka = h.next_packet().await;
+    assert_eq!(ka.ptype, PacketType::KeepAlive);
+    assert_eq!(ka.seq, Some(2));
+    assert!(ka.ext.multi);
+    let head = h.next_packet().await;
+    assert_eq!((head.seq, head.code, head.more), (Some(3), Some(200), true));
+    assert_eq!(body(&head), "[open]\n");
+    assert_eq!(header(&head, "Content-Type"), Some(&b"text/plain"[..]));
+    assert_eq!(header(&head, "Content-Length"), None);
+    assert_eq!(header(&head, "Grip-Hold"), None);
+
+    let (code, text) = h
+        .http(
+            "POST",
+            "/publish/",
+            &item_json("s", r#"{"http-stream":{"content":"hello\n"}}"#),
+        )
+        .await;
+    assert_eq!((code, text.as_str()), (200, "Published\n"));
+    let p = h.next_packet().await;
+    assert_eq!(
+        (p.seq, p.more, body(&p).as_str()),
+        (Some(4), true, "hello\n")
+    );
+
+    h.http(
+        "POST",
+        "/publish",
+        &item_json("s", r#"{"http-stream":{"action":"close"}}"#),
+    )
+    .await;
+    let end = h.next_packet().await;
+    assert_eq!(
+        (end.seq, end.more, end.body_bytes().len()),
+        (Some(5), false, 0)
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn stream_respects_credits_and_resumes_on_credit() {
+    let mut h = Harness::start("").await;
+    let rid = h.rid();
+    h.accept_with(&rid, 4, STREAM, "[open]\n").await.unwrap();
+    let _ka = h.next_packet().await;
+    let head = h.next_packet().await;
+    assert_eq!(body(&head), "[ope");
+    h.no_packet(Duration::from_millis(100)).await;
+    h.send_packet(&rid, 2, PacketType::Credit, Some(100)).await;
+    let rest = h.next_packet().await;
+    assert_eq!((body(&rest).as_str(), rest.more), ("n]\n", true));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn response_hold_delivers_http_response_publish() {
+    let mut h = Harness::start("").await;
+    let rid = h.rid();
+    let headers = [
+        ("Grip-Hold", "response"),
+        ("Grip-Channel", "r"),
+        ("Content-Type", "text/plain"),
+        ("X-Foo", "bar"),
+    ];
+    h.accept_with(&rid, 8192, &headers, "timeout body\n")
+        .await
+        .unwrap();
+    let ka = h.next_packet().await;
+    assert_eq!(ka.ptype, PacketType::KeepAlive);
+    h.no_packet(Duration::from_millis(100)).await;
+    let item = item_json(
+        "r",
+        r#"{"http-response":{"code":201,"headers":[["Content-Type","application/json"],["X-Pub","1"]],"body":"{}\n"}}"#,
+    );
+    assert_eq!(h.http("POST", "/publish/", &item).await.0, 200);
+    let p = h.next_packet().await;
+    assert_eq!((p.code, p.more), (Some(201), false));
+    assert_eq!(p.reason.as_deref(), Some(&b"Created"[..]));
+    let names: Vec<_> = p
+        .header_list()
+        .iter()
+        .map(|h| String::from_utf8_lossy(&h.name).into_owned())
+        .collect();
+    assert_eq!(names, ["X-Foo", "Content-Type", "X-Pub", "Content-Length"]);
+    assert_eq!(header(&p, "Content-Length"), Some(&b"3"[..]));
+    assert_eq!(body(&p), "{}\n");
+    // the session is gone: a second publish reaches nobody
+    h.http("POST", "/publish/", &item).await;
+    h.no_packet(Duration::from_millis(200)).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn response_hold_times_out_with_the_instruct_response() {
+    let mut h = Harness::start("").await;
+    let rid = h.rid();
+    let headers = [
+        ("Grip-Hold", "response"),
+        ("Grip-Channel", "t"),
+        ("Grip-Timeout", "5"),
+        ("Content-Type", "text/plain"),
+    ];
+    h.accept_with(&rid, 8192, &headers, "nothing yet\n")
+        .await
+        .unwrap();
+    let _ka = h.next_packet().await;
+    let p = h.next_packet().await;
+    assert_eq!((p.code, p.more), (Some(200), false));
+    assert_eq!(body(&p), "nothing yet\n");
+    assert_eq!(header(&p, "Content-Length"), Some(&b"12"[..]));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn no_hold_returns_the_response_and_bad_instructions_are_bad_format() {
+    let mut h = Harness::start("").await;
+    let rid = h.rid();
+    let r = h
+        .accept_with(
+            &rid,
+            8192,
+            &[
+                ("Grip-Status", "201 Made"),
+                ("X-A", "1"),
+                ("Content-Length", "3"),
+            ],
+            "hi\n",
+        )
+        .await
+        .unwrap();
+    assert!(!r.accepted);
+    let resp = r.response.unwrap();
+    assert_eq!((resp.code, resp.reason.as_ref()), (201, &b"Made"[..]));
+    assert_eq!(resp.headers, vec![("X-A".into(), "1".into())]);
+    let rid = h.rid();
+    let err = h
+        .accept_with(&rid, 8192, &[("Grip-Hold", "bogus")], "")
+        .await
+        .unwrap_err();
+    match &err.outcome {
+        pushpin_internal::Outcome::Failure { condition, .. } => {
+            assert_eq!(*condition, pushpin_internal::Condition::BadFormat);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.error_text().is_some());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn cancel_from_connmgr_ends_the_session() {
+    let mut h = Harness::start("").await;
+    let rid = h.rid();
+    h.accept_with(&rid, 8192, STREAM, "").await.unwrap();
+    let _ka = h.next_packet().await;
+    let _head = h.next_packet().await;
+    let cid = format!("condure:{rid}");
+    assert_eq!(h.conncheck(&[&cid]).await, vec![cid.clone()]);
+    h.send_packet(&rid, 2, PacketType::Cancel, None).await;
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    while !h.conncheck(&[&cid]).await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "session not removed"
+        );
+        tokio::task::yield_now().await;
+    }
+    h.http(
+        "POST",
+        "/publish/",
+        &item_json("s", r#"{"http-stream":{"content":"x"}}"#),
+    )
+    .await;
+    h.no_packet(Duration::from_millis(100)).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn hint_hands_the_session_back_and_sends_a_retry() {
+    let mut h = Harness::start("").await;
+    let rid = h.rid();
+    let headers = [("Grip-Hold", "response"), ("Grip-Channel", "h; prev-id=7")];
+    h.accept_with(&rid, 8192, &headers, "").await.unwrap();
+    let _ka = h.next_packet().await;
+    h.http(
+        "POST",
+        "/publish/",
+        &item_json("h", r#"{"http-response":{"action":"hint"}}"#),
+    )
+    .await;
+    let hs = h.next_packet().await;
+    assert_eq!((hs.ptype, hs.seq), (PacketType::HandoffStart, Some(3)));
+    h.send_packet(&rid, 2, PacketType::HandoffProceed, None)
+        .await;
+    let msg = tokio::time::timeout(support::WAIT, h.retry.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let retry = pushpin_internal::RetryPacket::decode(&msg[0], &Default::default()).unwrap();
+    let r = &retry.requests[0];
+    assert_eq!(
+        (r.rid.id.as_ref(), r.in_seq, r.out_seq, r.out_credits),
+        (rid.as_bytes(), 3, 4, 8192)
+    );
+    assert_eq!(retry.route.as_deref(), Some(&b"test"[..]));
+    let inspect = retry.inspect.unwrap();
+    assert_eq!(inspect.last_ids, vec![("h".into(), "7".into())]);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn stream_keep_alive_is_sent_while_idle() {
+    let mut h = Harness::start("").await;
+    let rid = h.rid();
+    let headers = [
+        ("Grip-Hold", "stream"),
+        ("Grip-Channel", "k"),
+        ("Grip-Keep-Alive", "ping\\n; format=cstring; timeout=1"),
+    ];
+    h.accept_with(&rid, 8192, &headers, "").await.unwrap();
+    let _ka = h.next_packet().await;
+    let _head = h.next_packet().await;
+    let p = h.next_packet().await;
+    assert_eq!((body(&p).as_str(), p.more), ("ping\n", true));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn stream_hold_with_prev_id_but_no_next_link_is_ended() {
+    let mut h = Harness::start("").await;
+    let rid = h.rid();
+    let headers = [("Grip-Hold", "stream"), ("Grip-Channel", "pv; prev-id=1")];
+    h.accept_with(&rid, 8192, &headers, "initial\n")
+        .await
+        .unwrap();
+    let _ka = h.next_packet().await;
+    let head = h.next_packet().await;
+    assert_eq!((body(&head).as_str(), head.more), ("initial\n", false));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn response_hold_with_a_conflicting_prev_id_is_retried_at_once() {
+    let mut h = Harness::start("").await;
+    // a stream on the channel keeps it subscribed; publish id 5 on it
+    let rid = h.rid();
+    h.accept_with(
+        &rid,
+        8192,
+        &[("Grip-Hold", "stream"), ("Grip-Channel", "cf")],
+        "",
+    )
+    .await
+    .unwrap();
+    let _ka = h.next_packet().await;
+    let _head = h.next_packet().await;
+    let item = r#"{"items":[{"channel":"cf","id":"5","formats":{"http-stream":{"content":"5"}}}]}"#;
+    h.http("POST", "/publish/", item).await;
+    assert_eq!(body(&h.next_packet().await), "5");
+    let rid2 = h.rid();
+    let headers = [("Grip-Hold", "response"), ("Grip-Channel", "cf; prev-id=4")];
+    h.accept_with(&rid2, 8192, &headers, "").await.unwrap();
+    let ka = h.next_packet().await;
+    assert_eq!(ka.ptype, PacketType::KeepAlive);
+    let hs = h.next_packet().await;
+    assert_eq!(hs.ptype, PacketType::HandoffStart);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn next_link_is_fetched_over_intreq_and_appended() {
+    use bytes::Bytes;
+    use pushpin_zhttp::{Id, Ids, Packet};
+    let mut h = Harness::start("").await;
+    let rid = h.rid();
+    let headers = [
+        ("Content-Type", "text/plain"),
+        ("Grip-Link", "</next>; rel=next"),
+    ];
+    let r = h
+        .accept_with(&rid, 8192, &headers, "page1\n")
+        .await
+        .unwrap();
+    assert!(r.accepted);
+    let _ka = h.next_packet().await;
+    let head = h.next_packet().await;
+    assert_eq!((body(&head).as_str(), head.more), ("page1\n", true));
+    let msg = tokio::time::timeout(support::WAIT, h.intreq_in.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let req = Packet::decode(&msg[0], &Default::default()).unwrap();
+    assert_eq!(req.uri.as_deref(), Some(&b"http://example.com/next"[..]));
+    assert_eq!(req.method.as_deref(), Some(&b"GET"[..]));
+    assert!(req.stream && req.passthrough.is_some());
+    let mut resp = Packet::new(PacketType::Data);
+    resp.from = Bytes::from_static(b"pushpin-proxy_1");
+    resp.ids = Ids::One(Id(req.id().unwrap().0.clone()));
+    resp.seq = Some(0);
+    resp.code = Some(200);
+    resp.reason = Some(Bytes::from_static(b"OK"));
+    resp.headers = Some(Vec::new());
+    resp.body = Some(Bytes::from_static(b"page2\n"));
+    let frame = pushpin_zhttp::framing::pub_frame(h.instance.as_bytes(), &resp);
+    h.intreq_out
+        .send(pushpin_zmq::Multipart::from(frame))
+        .await
+        .unwrap();
+    let p = h.next_packet().await;
+    assert_eq!((body(&p).as_str(), p.more), ("page2\n", true));
+    let end = h.next_packet().await;
+    assert!(!end.more);
+    h.stop().await;
+}
