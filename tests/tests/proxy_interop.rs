@@ -1,0 +1,364 @@
+//! Interop: our `pushpin-proxy` (in-process) between the real Pushpin 1.36
+//! components: `condure` in front, `pushpin-handler` behind, `zurl` towards an
+//! origin. Checks the built-in `test` route (`GET /`), a `/stream` hold handed to the
+//! real handler that receives a publish, a `/response` hold (which the real handler
+//! retries through our proxy after 1 s) receiving a publish, and a plain request
+//! forwarded through the real zurl to a local origin.
+//!
+//! Fails (never skips) when the real binaries are missing.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const WAIT: Duration = Duration::from_secs(15);
+const REAL: [&str; 3] = [
+    "/usr/bin/condure",
+    "/usr/bin/pushpin-handler",
+    "/usr/bin/zurl",
+];
+
+/// A child process, stopped by pid (SIGTERM, then SIGKILL) on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let pid = Pid::from_raw(i32::try_from(self.0.id()).unwrap_or(i32::MAX));
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::yield_now();
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(cmd: &str, args: &[String], log: &Path) -> Proc {
+    let out = std::fs::File::create(log).unwrap();
+    let err = out.try_clone().unwrap();
+    Proc(
+        Command::new(cmd)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {cmd}: {e}")),
+    )
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write_config(dir: &Path, publish_port: u16) -> PathBuf {
+    let run = dir.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let internal = std::fs::read_to_string("/usr/lib/pushpin/internal.conf")
+        .unwrap()
+        .replace(
+            "ipc:///var/run/zurl/zurl-",
+            "ipc://{rundir}/{ipc_prefix}zurl-",
+        );
+    std::fs::write(dir.join("internal.conf"), internal).unwrap();
+    std::fs::write(dir.join("routes"), "* test\n").unwrap();
+    let conf = format!(
+        "[global]\ninclude={inc}\nrundir={run}\nipc_prefix=px-\nstats_connection_ttl=120\n\n\
+         [runner]\nservices=condure,zurl,pushpin-proxy,pushpin-handler\n\n\
+         [proxy]\nroutesfile={routes}\nsig_iss=pushpin\nsig_key=changeme\n\n\
+         [handler]\npush_in_spec=ipc://{run}/px-push-in\npush_in_http_addr=127.0.0.1\n\
+         push_in_http_port={publish_port}\nstats_spec=ipc://{run}/px-stats\n\
+         command_spec=ipc://{run}/px-command\n",
+        inc = dir.join("internal.conf").display(),
+        run = run.display(),
+        routes = dir.join("routes").display(),
+    );
+    std::fs::write(
+        dir.join("zurl.conf"),
+        format!(
+            "[General]\nin_spec=ipc://{run}/px-zurl-in\nin_stream_spec=ipc://{run}/px-zurl-in-stream\n\
+             out_spec=ipc://{run}/px-zurl-out\ndefpolicy=allow\nbuffer_size=200000\ntimeout=60\n",
+            run = run.display()
+        ),
+    )
+    .unwrap();
+    let path = dir.join("pushpin.conf");
+    std::fs::write(&path, conf).unwrap();
+    path
+}
+
+/// Sends `request` and reads until `want` appears in the answer or the deadline.
+fn exchange(addr: SocketAddr, request: &str, want: &str, until: Duration) -> String {
+    let deadline = Instant::now() + until;
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return String::new();
+    };
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+        if String::from_utf8_lossy(&got).contains(want) {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+fn get(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+}
+
+/// Retries `f` until it returns `Some` or the deadline passes.
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        std::thread::yield_now();
+    }
+}
+
+fn publish(port: u16, body: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let req = format!(
+        "POST /publish/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.starts_with("HTTP/1.1 200")
+}
+
+/// A one-thread origin answering every request with `hello from origin`.
+fn origin() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            let mut r = BufReader::new(conn);
+            let mut line = String::new();
+            let mut sig = false;
+            loop {
+                line.clear();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                sig |= line.to_ascii_lowercase().starts_with("grip-sig:");
+            }
+            let body = if sig {
+                "hello from origin\n"
+            } else {
+                "unsigned\n"
+            };
+            let mut c = r.into_inner();
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn our_proxy_with_real_condure_handler_and_zurl() {
+    for bin in REAL {
+        assert!(
+            Path::new(bin).exists(),
+            "{bin} is missing: install pushpin 1.36 and zurl"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let publish_port = free_port();
+    let http_port = free_port();
+    let conf = write_config(d, publish_port);
+    let run = d.join("run");
+    let _condure = spawn(
+        REAL[0],
+        &[
+            format!("--listen=127.0.0.1:{http_port},stream"),
+            format!("--zclient-stream=ipc://{}/px-condure", run.display()),
+            "--log-level=3".to_string(),
+        ],
+        &d.join("condure.log"),
+    );
+    let _handler = spawn(
+        REAL[1],
+        &[format!("--config={}", conf.display())],
+        &d.join("handler.log"),
+    );
+    let _zurl = spawn(
+        REAL[2],
+        &[format!("--config={}", d.join("zurl.conf").display())],
+        &d.join("zurl.log"),
+    );
+
+    // start our proxy once condure has bound its sockets, so its first connects succeed
+    // (a connect made earlier is only retried later, which races the first requests)
+    eventually("condure's zhttp sockets", || {
+        ["px-condure-out", "px-condure-out-stream", "px-condure-in"]
+            .iter()
+            .all(|f| run.join(f).exists())
+            .then_some(())
+    });
+
+    // our proxy, in-process, logging to a file shown when a step fails
+    let _log = pushpin_service::log::init(
+        pushpin_service::args::level_from_number(3),
+        Some(&d.join("proxy.log")),
+    )
+    .unwrap();
+    let cfg = pushpin_config::load(&conf, &Default::default()).unwrap();
+    cfg.check_proxy().unwrap();
+    let config = pushpin_proxy::Config::new(
+        cfg.proxy,
+        pushpin_proxy::RouteSource::File(d.join("routes")),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let proxy = rt.spawn(pushpin_proxy::run(config, async move {
+        let _ = stop_rx.await;
+    }));
+    let addr: SocketAddr = ([127, 0, 0, 1], http_port).into();
+
+    // 1. GET / from the test target
+    let text = eventually("GET / through condure and our proxy", || {
+        let t = exchange(addr, &get("/"), "handler!", Duration::from_secs(2));
+        t.contains("Hello from the Pushpin test handler!")
+            .then_some(t)
+    });
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+
+    // 2. a held stream receives a publish
+    // (the handler connects to our bound sockets after we start; until it has, accept
+    // fails fast with 500 as in 1.36, so retry the hold)
+    let mut s = eventually("a stream hold accepted by the handler", || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        s.write_all(get("/stream?channel=px").as_bytes()).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            if let Ok(n) = s.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+            let t = String::from_utf8_lossy(&got);
+            if t.contains("[stream opened]") {
+                return Some(s);
+            }
+            if t.contains("Accept service unavailable") {
+                return None;
+            }
+        }
+        None
+    });
+    let mut got = b"[stream opened]".to_vec();
+    let mut buf = [0u8; 4096];
+    let mut read_until = |s: &mut TcpStream, got: &mut Vec<u8>, want: &str| {
+        let deadline = Instant::now() + WAIT;
+        while !String::from_utf8_lossy(got).contains(want) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {want:?}: {:?}\nproxy log:\n{}",
+                String::from_utf8_lossy(got),
+                std::fs::read_to_string(d.join("proxy.log")).unwrap_or_default()
+                    + &std::fs::read_to_string(d.join("condure.log")).unwrap_or_default()
+            );
+            if let Ok(n) = s.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+    };
+    eventually("publish to the stream", || {
+        publish(
+            publish_port,
+            r#"{"items":[{"channel":"px","formats":{"http-stream":{"content":"pushed\n"}}}]}"#,
+        )
+        .then_some(())
+    });
+    read_until(&mut s, &mut got, "pushed");
+    drop(s);
+
+    // 3. a response hold: the real handler retries through us after ~1 s, then the
+    //    publish completes it
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    s.write_all(get("/response?channel=lp").as_bytes()).unwrap();
+    let handler_log = d.join("handler.log");
+    eventually("the handler's retry after subscribing", || {
+        let log = std::fs::read_to_string(&handler_log).unwrap_or_default();
+        log.contains("subscribe").then_some(())
+    });
+    let mut got = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while !String::from_utf8_lossy(&got).contains("long-polled") {
+        assert!(Instant::now() < deadline, "no publish on the response hold");
+        let _ = publish(
+            publish_port,
+            r#"{"items":[{"channel":"lp","formats":{"http-response":{"body":"long-polled\n"}}}]}"#,
+        );
+        let until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < until {
+            if let Ok(n) = s.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+    drop(s);
+
+    // 4. forwarding through the real zurl to an origin (signed request)
+    let origin_port = origin();
+    std::fs::write(d.join("routes"), format!("* 127.0.0.1:{origin_port}\n")).unwrap();
+    let text = eventually("GET through zurl after the routes reload", || {
+        let t = exchange(addr, &get("/x"), "origin", Duration::from_secs(2));
+        t.contains("hello from origin").then_some(t)
+    });
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+
+    let _ = stop_tx.send(());
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), proxy)
+            .await
+            .expect("proxy did not stop")
+            .unwrap()
+            .unwrap();
+    });
+}
