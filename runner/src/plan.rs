@@ -96,16 +96,6 @@ impl Env {
         }
         program.to_path_buf()
     }
-
-    fn is_ours(&self, resolved: &Path) -> bool {
-        let canon = |p: &Path| std::fs::canonicalize(p).ok();
-        match (&self.runner_dir, resolved.parent()) {
-            (Some(dir), Some(parent)) => {
-                canon(dir).is_some() && canon(dir) == canon(parent) && resolved.is_file()
-            }
-            _ => false,
-        }
-    }
 }
 
 fn absolute(cwd: &Path, p: &Path) -> PathBuf {
@@ -164,32 +154,17 @@ pub fn build(cfg: &Config, opts: &Options, env: &Env) -> Result<Plan, Vec<String
     let mut notes = Vec::new();
     let program = |p: &Program| env.resolve(&p.path);
 
-    let proxy_program = program(&r.proxy_bin);
-    let proxy_ours = env.is_ours(&proxy_program);
-    // 1.36's proxy needs m2adapter between itself and mongrel2; ours speaks the mongrel2
-    // handler protocol itself. `proxy_bin` says which proxy runs, even when the proxy is
-    // started outside the runner.
-    let want_m2adapter = if r.has(Service::M2adapter) {
-        if proxy_ours {
-            notes.push(
-                "m2adapter: not started; our pushpin-proxy speaks the mongrel2 handler protocol \
-                 itself"
-                    .to_owned(),
-            );
-            false
-        } else {
-            true
-        }
-    } else if r.has(Service::Mongrel2) && !proxy_ours {
-        notes.push(format!(
-            "m2adapter: started because the proxy ({}) is not ours and needs it between itself \
-             and mongrel2",
-            proxy_program.display()
-        ));
-        true
-    } else {
-        false
-    };
+    // Neither 1.36's proxy nor ours (yet: the mongrel2 front end of issue 5 is not built)
+    // reads mongrel2's handler sockets, so with mongrel2 the runner always puts m2adapter
+    // between them; the proxy and handler then use the `m2a_*` specs.
+    let want_m2adapter = r.has(Service::M2adapter) || r.has(Service::Mongrel2);
+    if want_m2adapter && !r.has(Service::M2adapter) {
+        notes.push(
+            "m2adapter: started because mongrel2 is in services and the proxy needs it between \
+             itself and mongrel2"
+                .to_owned(),
+        );
+    }
 
     for service in Service::START_ORDER {
         let wanted = match service {
@@ -336,7 +311,7 @@ pub fn build(cfg: &Config, opts: &Options, env: &Env) -> Result<Plan, Vec<String
                     }
                 }
                 let prog = if service == Service::Proxy {
-                    proxy_program.clone()
+                    program(&r.proxy_bin)
                 } else {
                     program(&r.handler_bin)
                 };

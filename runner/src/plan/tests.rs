@@ -248,20 +248,20 @@ fn programs_found_next_to_the_runner_first() {
 }
 
 #[test]
-fn m2adapter_folded_into_our_proxy() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pushpin-proxy"), "").unwrap();
-    let e = Env {
-        runner_dir: Some(dir.path().to_path_buf()),
-        cwd: PathBuf::from("/"),
-        path: None,
-    };
-    let cfg = config("[runner]\nservices=mongrel2,m2adapter,pushpin-proxy\nhttp_port=1\n");
-    let plan = build(&cfg, &opts(), &e).unwrap();
-    let names: Vec<&str> = plan.children.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["m2 http:1", "proxy"]);
-    assert_eq!(plan.children[1].program, dir.path().join("pushpin-proxy"));
-    assert!(plan.notes[0].contains("speaks the mongrel2 handler protocol"));
+fn mongrel2_always_gets_m2adapter_in_front_of_the_proxy() {
+    // Listed or not, m2adapter runs between mongrel2 and the proxy, after mongrel2 and
+    // before the proxy; a note says why when services did not list it.
+    for services in ["mongrel2,pushpin-proxy", "mongrel2,m2adapter,pushpin-proxy"] {
+        let cfg = config(&format!("[runner]\nservices={services}\nhttp_port=1\n"));
+        let plan = build(&cfg, &opts(), &env()).unwrap();
+        let names: Vec<&str> = plan.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["m2 http:1", "m2a", "proxy"], "{services}");
+        assert_eq!(
+            plan.notes.iter().any(|n| n.contains("m2adapter: started")),
+            !services.contains("m2adapter"),
+            "{services}"
+        );
+    }
 }
 
 #[test]
