@@ -522,76 +522,72 @@ impl Handler {
     }
 }
 
+/// Receives messages on `socket` and hands each to `decode`, which turns it into an engine
+/// event, or answers `None` after logging why the message is skipped. Ends when the engine
+/// is gone.
+async fn forward_events(
+    mut socket: AsyncSocket,
+    events: mpsc::Sender<engine::Event>,
+    mut decode: impl FnMut(&pushpin_zmq::Multipart) -> Option<engine::Event>,
+) -> anyhow::Result<()> {
+    loop {
+        let msg = socket.recv().await?;
+        if let Some(event) = decode(&msg) {
+            if events.send(event).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+}
+
 /// Reads ws-control packets from the proxy; bad ones are logged and skipped.
 async fn ws_control_in(
-    mut socket: AsyncSocket,
+    socket: AsyncSocket,
     events: mpsc::Sender<engine::Event>,
 ) -> anyhow::Result<()> {
     let limits = pushpin_tnetstring::Limits::default();
-    loop {
-        let msg = socket.recv().await?;
+    forward_events(socket, events, |msg| {
         let [frame] = msg.as_slice() else {
             tracing::warn!(frames = msg.len(), "ws-control: expected one frame");
-            continue;
+            return None;
         };
-        match pushpin_internal::WsControlPacket::decode(frame, &limits) {
-            Ok(packet) => {
-                if events.send(engine::Event::WsControl(packet)).await.is_err() {
-                    return Ok(());
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "ws-control: invalid packet"),
-        }
-    }
+        pushpin_internal::WsControlPacket::decode(frame, &limits)
+            .map(engine::Event::WsControl)
+            .inspect_err(|e| tracing::warn!(error = %e, "ws-control: invalid packet"))
+            .ok()
+    })
+    .await
 }
 
 /// Reads the proxy's stats (`<type> T<tnetstring>`); bad frames are skipped.
 async fn proxy_stats_in(
-    mut socket: AsyncSocket,
+    socket: AsyncSocket,
     events: mpsc::Sender<engine::Event>,
 ) -> anyhow::Result<()> {
     let limits = pushpin_tnetstring::Limits::default();
-    loop {
-        let msg = socket.recv().await?;
-        let Some(frame) = msg.first() else { continue };
-        match pushpin_internal::StatsPacket::decode(frame, &limits) {
-            Ok(p) => {
-                if events
-                    .send(engine::Event::ProxyStats(Box::new(p)))
-                    .await
-                    .is_err()
-                {
-                    return Ok(());
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "proxy stats: invalid packet"),
-        }
-    }
+    forward_events(socket, events, |msg| {
+        pushpin_internal::StatsPacket::decode(msg.first()?, &limits)
+            .map(|p| engine::Event::ProxyStats(Box::new(p)))
+            .inspect_err(|e| tracing::debug!(error = %e, "proxy stats: invalid packet"))
+            .ok()
+    })
+    .await
 }
 
 /// Reads the proxy's answers to our internal requests (`"<from> T..."`).
-async fn intreq_in(
-    mut socket: AsyncSocket,
-    events: mpsc::Sender<engine::Event>,
-) -> anyhow::Result<()> {
+async fn intreq_in(socket: AsyncSocket, events: mpsc::Sender<engine::Event>) -> anyhow::Result<()> {
     let limits = pushpin_zhttp::Limits::default();
-    loop {
-        let msg = socket.recv().await?;
-        let Some(frame) = msg.first() else { continue };
-        let packet = pushpin_zhttp::framing::parse_pub(frame)
+    forward_events(socket, events, |msg| {
+        pushpin_zhttp::framing::parse_pub(msg.first()?)
             .map_err(|e| e.to_string())
             .and_then(|m| {
                 pushpin_zhttp::Packet::decode(&m.payload, &limits).map_err(|e| e.to_string())
-            });
-        match packet {
-            Ok(p) => {
-                if events.send(engine::Event::Intreq(vec![p])).await.is_err() {
-                    return Ok(());
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "intreq: invalid packet"),
-        }
-    }
+            })
+            .map(|p| engine::Event::Intreq(vec![p]))
+            .inspect_err(|e| tracing::warn!(error = %e, "intreq: invalid packet"))
+            .ok()
+    })
+    .await
 }
 
 /// Sends single-frame packets (retry, ws-control, intreq) over a PUSH socket.
