@@ -14,7 +14,7 @@ use pushpin_zmq::{AsyncSocket, Hwm, Multipart, SocketKind, SocketSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn sock(kind: SocketKind, spec: &str, bind: bool) -> AsyncSocket {
-    let b = AsyncSocket::builder(kind, Hwm::both(1_000_000)).linger(Duration::ZERO);
+    let b = AsyncSocket::builder(kind, Hwm::both(1_000_000));
     let b = if kind == SocketKind::Sub {
         b.subscribe(Bytes::from_static(b"condure "))
     } else {

@@ -135,9 +135,10 @@ fn socket(
     list: &[ZmqSpec],
     what: &str,
 ) -> anyhow::Result<pushpin_zmq::SocketBuilder> {
-    Ok(AsyncSocket::builder(kind, hwm)
-        .linger(Duration::ZERO)
-        .attach(mode, &specs(list).with_context(|| what.to_owned())?))
+    Ok(
+        AsyncSocket::builder(kind, hwm)
+            .attach(mode, &specs(list).with_context(|| what.to_owned())?),
+    )
 }
 
 impl Handler {

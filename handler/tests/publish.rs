@@ -25,7 +25,7 @@ async fn with_stream(extra: &str) -> Harness {
 
 fn connect(h: &Harness, kind: SocketKind, name: &str) -> AsyncSocket {
     let spec = SocketSpec::parse(&format!("ipc://{}/{name}", h.dir.path().display())).unwrap();
-    let b = AsyncSocket::builder(kind, Hwm::both(1000)).linger(Duration::ZERO);
+    let b = AsyncSocket::builder(kind, Hwm::both(1000));
     let b = if kind == SocketKind::Pub {
         b.bind(spec)
     } else {
@@ -151,7 +151,6 @@ async fn zmq_pull_and_sub_inputs_deliver_and_drop_garbage() {
         let spec =
             SocketSpec::parse(&format!("ipc://{}/push-sub", h.dir.path().display())).unwrap();
         AsyncSocket::builder(SocketKind::XPub, Hwm::both(1000))
-            .linger(Duration::ZERO)
             .connect(spec)
             .build()
             .unwrap()
@@ -285,7 +284,6 @@ async fn conncheck_asks_the_proxy_about_unknown_ids() {
     let spec =
         SocketSpec::parse(&format!("ipc://{}/proxy-command", h.dir.path().display())).unwrap();
     let mut proxy = AsyncSocket::builder(SocketKind::Router, Hwm::both(100))
-        .linger(Duration::ZERO)
         .bind(spec)
         .build()
         .unwrap();
@@ -333,7 +331,6 @@ async fn response_channel_lingers_before_the_sub_socket_unsubscribes() {
     let mut h = Harness::start("subscription_linger=1").await;
     let spec = SocketSpec::parse(&format!("ipc://{}/push-sub", h.dir.path().display())).unwrap();
     let mut xpub = AsyncSocket::builder(SocketKind::XPub, Hwm::both(1000))
-        .linger(Duration::ZERO)
         .connect(spec)
         .build()
         .unwrap();

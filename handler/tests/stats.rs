@@ -28,7 +28,6 @@ async fn stats_report_holds_subscriptions_and_messages() {
     let mut h = Harness::start("stats_spec=ipc://{dir}/stats\nstats_report_interval=1").await;
     let spec = SocketSpec::parse(&format!("ipc://{}/stats", h.dir.path().display())).unwrap();
     let mut sub = AsyncSocket::builder(SocketKind::Sub, Hwm::both(1000))
-        .linger(Duration::ZERO)
         .subscribe(Bytes::new())
         .connect(spec)
         .build()
@@ -131,7 +130,6 @@ async fn conn_and_sub_are_refreshed_before_their_ttl() {
     let mut h = Harness::start("stats_spec=ipc://{dir}/stats\nstats_subscription_ttl=2").await;
     let spec = SocketSpec::parse(&format!("ipc://{}/stats", h.dir.path().display())).unwrap();
     let mut sub = AsyncSocket::builder(SocketKind::Sub, Hwm::both(1000))
-        .linger(Duration::ZERO)
         .subscribe(Bytes::new())
         .connect(spec)
         .build()
@@ -176,12 +174,10 @@ async fn proxy_conn_stats_are_republished_with_our_from() {
             .await;
     let d = h.dir.path().display().to_string();
     let mut proxy = AsyncSocket::builder(SocketKind::Pub, Hwm::both(1000))
-        .linger(Duration::ZERO)
         .bind(SocketSpec::parse(&format!("ipc://{d}/proxy-stats")).unwrap())
         .build()
         .unwrap();
     let mut sub = AsyncSocket::builder(SocketKind::Sub, Hwm::both(1000))
-        .linger(Duration::ZERO)
         .subscribe(Bytes::from_static(b"conn "))
         .connect(SocketSpec::parse(&format!("ipc://{d}/stats")).unwrap())
         .build()

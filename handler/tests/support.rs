@@ -50,7 +50,7 @@ fn ipc(dir: &std::path::Path, name: &str) -> String {
 }
 
 fn sock(kind: SocketKind, bind: &str) -> AsyncSocket {
-    let b = AsyncSocket::builder(kind, Hwm::both(100_000)).linger(Duration::ZERO);
+    let b = AsyncSocket::builder(kind, Hwm::both(100_000));
     let b = if kind == SocketKind::Sub {
         b.subscribe(Bytes::from_static(b"condure "))
     } else {
@@ -274,7 +274,6 @@ impl Harness {
             let spec = SocketSpec::parse(&ipc(self.dir.path(), "command")).unwrap();
             self.command = Some(
                 AsyncSocket::builder(SocketKind::Dealer, Hwm::both(100))
-                    .linger(Duration::ZERO)
                     .connect(spec)
                     .build()
                     .unwrap(),

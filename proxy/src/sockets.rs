@@ -1,7 +1,6 @@
 //! Building the proxy's ZeroMQ sockets with 1.36's types, modes and options
 //! (`spec/zhttp.md` §2.3, `spec/internal.md` §1). Every failure names the config key.
 
-use std::time::Duration;
 
 use anyhow::Context as _;
 use pushpin_config::ZmqSpec;
@@ -46,9 +45,7 @@ impl<'a> Opts<'a> {
 /// Builds the socket for `list`.
 pub(crate) fn build(opts: Opts<'_>, list: &[ZmqSpec]) -> anyhow::Result<AsyncSocket> {
     let specs = specs(opts.key, list)?;
-    let mut b = AsyncSocket::builder(opts.kind, opts.hwm)
-        .linger(Duration::ZERO)
-        .attach(opts.mode, &specs);
+    let mut b = AsyncSocket::builder(opts.kind, opts.hwm).attach(opts.mode, &specs);
     if let Some(id) = opts.identity {
         b = b.identity(id.as_bytes().to_vec());
     }

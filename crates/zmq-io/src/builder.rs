@@ -18,10 +18,14 @@ use crate::options::{Hwm, SocketKind, TcpKeepalive};
 use crate::spec::{Mode, SocketSpec};
 use crate::{AsyncSocket, Error, ZmqError, ipc};
 
-/// Default `ZMQ_LINGER`: pending messages are dropped on close. Pushpin uses
-/// short shutdown waits (0–500 ms, `spec/zhttp.md` §2.3); callers that want
-/// one set it with [`SocketBuilder::linger`].
-pub const DEFAULT_LINGER: Duration = Duration::ZERO;
+/// Default `ZMQ_LINGER`: a closed socket keeps trying to deliver what it
+/// queued for up to half a second (Pushpin's longest shutdown wait,
+/// `spec/zhttp.md` §2.3). Never zero by default: with linger 0, libzmq 4.3.4
+/// aborts the process (`session_base.cpp:260`, libzmq issue #3442) when a
+/// peer disconnects while a socket being closed is halfway through writing a
+/// multipart message, which both ends closing together makes likely. The
+/// context is never terminated, so linger does not delay process exit.
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(500);
 
 fn context() -> &'static zmq::Context {
     static CONTEXT: OnceLock<zmq::Context> = OnceLock::new();

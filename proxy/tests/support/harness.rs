@@ -32,7 +32,6 @@ fn spec(dir: &std::path::Path, name: &str) -> SocketSpec {
 
 fn sock(kind: SocketKind, mode: Mode, spec: SocketSpec) -> AsyncSocket {
     AsyncSocket::builder(kind, Hwm::both(1000))
-        .linger(Duration::ZERO)
         .attach(mode, &[spec])
         .build()
         .unwrap()
@@ -148,7 +147,6 @@ impl Zurl {
 /// A SUB on the proxy's stats socket.
 pub fn stats_sub(dir: &std::path::Path) -> AsyncSocket {
     AsyncSocket::builder(SocketKind::Sub, Hwm::both(1000))
-        .linger(Duration::ZERO)
         .subscribe(Bytes::new())
         .attach(Mode::Connect, &[spec(dir, "proxy-stats")])
         .build()
@@ -170,7 +168,6 @@ impl Intreq {
         Self {
             push: sock(SocketKind::Push, Mode::Connect, spec(dir, "intreq-in")),
             sub: AsyncSocket::builder(SocketKind::Sub, Hwm::both(1000))
-                .linger(Duration::ZERO)
                 .subscribe(Bytes::from(format!("{INTREQ_FROM} ")))
                 .attach(Mode::Connect, &[spec(dir, "intreq-out")])
                 .build()
@@ -326,14 +323,12 @@ pub async fn start(setup: Setup<'_>) -> Env {
         push: sock(SocketKind::Push, Mode::Bind, spec(d, "condure-out")),
         router: {
             AsyncSocket::builder(SocketKind::Router, Hwm::both(1000))
-                .linger(Duration::ZERO)
                 .router_mandatory(true)
                 .attach(Mode::Bind, &[spec(d, "condure-out-stream")])
                 .build()
                 .unwrap()
         },
         sub: AsyncSocket::builder(SocketKind::Sub, Hwm::both(1000))
-            .linger(Duration::ZERO)
             .subscribe(Bytes::from_static(b"condure "))
             .attach(Mode::Bind, &[spec(d, "condure-in")])
             .build()
@@ -342,7 +337,6 @@ pub async fn start(setup: Setup<'_>) -> Env {
     let zurl = Zurl {
         pull: sock(SocketKind::Pull, Mode::Bind, spec(d, "zurl-in")),
         dealer: AsyncSocket::builder(SocketKind::Dealer, Hwm::both(1000))
-            .linger(Duration::ZERO)
             .identity(Bytes::from_static(ZURL_ID.as_bytes()))
             .attach(Mode::Bind, &[spec(d, "zurl-in-stream")])
             .build()
