@@ -1,7 +1,8 @@
 //! The proxy command socket (`spec/internal.md` §9): a bound ROUTER answering the
 //! handler's ZRPC calls `conncheck` (the ids of the sessions the proxy still owns),
-//! `refresh` (`item-not-found`: the proxy holds no WebSocket sessions yet) and `report`
-//! (`service-unavailable`, as 1.36 with the update checker off).
+//! `refresh` (a WebSocket-over-HTTP session sends a request to its backend now;
+//! `item-not-found` for any other cid) and `report` (`service-unavailable`, as 1.36 with
+//! the update checker off).
 
 use bytes::{Bytes, BytesMut};
 use pushpin_internal::zrpc::{self, Condition, Outcome, Request, Response};
@@ -11,11 +12,13 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use crate::server::ServerCmd;
+use crate::wscontrol::WsControlHandle;
 
 /// Runs until the socket fails.
 pub(crate) async fn run(
     mut sock: AsyncSocket,
     server: mpsc::Sender<ServerCmd>,
+    wscontrol: Option<WsControlHandle>,
 ) -> anyhow::Result<()> {
     let limits = Limits::default();
     loop {
@@ -42,7 +45,17 @@ pub(crate) async fn run(
                     Err(_) => Outcome::error(Condition::ServiceUnavailable),
                 }
             }
-            Ok(Call::Refresh(_)) => Outcome::error(Condition::ItemNotFound),
+            Ok(Call::Refresh(args)) => {
+                let known = match (args.cid, &wscontrol) {
+                    (Some(cid), Some(ws)) => ws.refresh(cid).await,
+                    _ => false,
+                };
+                if known {
+                    Outcome::null()
+                } else {
+                    Outcome::error(Condition::ItemNotFound)
+                }
+            }
             Ok(Call::Report(_)) => Outcome::error(Condition::ServiceUnavailable),
             Ok(_) => Outcome::error(Condition::MethodNotFound),
             Err(e) => {

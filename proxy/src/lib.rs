@@ -9,16 +9,17 @@
 //! internal socket), `spec/grip.md` §2 (what the origin receives) and §5.7–§5.8 (errors),
 //! `spec/config.md` §6 and §8 (`[proxy]`, routes, the `test` target).
 //!
-//! Also: plain WebSocket passthrough, intreq (handler next links), the stats and command
-//! sockets. Not yet here: GRIP over WebSocket (ws-control), WebSocket-over-HTTP, the
-//! mongrel2 front end, custom `zhttp/` targets, PEM `sig_key`s (see README.md).
+//! Also: plain WebSocket passthrough, WebSocket-over-HTTP with GRIP over ws-control
+//! (`spec/grip.md` §9–§10, `spec/internal.md` §7), intreq (handler next links), the stats
+//! and command sockets. Not yet here: GRIP over plain WebSocket, the mongrel2 front end,
+//! custom `zhttp/` targets, PEM `sig_key`s (see README.md).
 //!
 //! Layout:
 //! - [`settings`]: the typed [`Config`] and route loading;
 //! - `server` / `client`: the ZHTTP socket tasks towards the connection manager / zurl;
 //! - `session`: one task per request (routing, inspect, forwarding, hand-off);
 //! - `outgoing`: origin request rewriting and signing; `test_target`: the `test` origin;
-//! - `rpc`, `retry`, `command`, `stats`: the handler-facing sockets; `reload`: route
+//! - `rpc`, `retry`, `command`, `stats`, `wscontrol`: the handler-facing sockets; `reload`: route
 //!   reloads.
 //!
 //! Entry point: [`run`].
@@ -48,6 +49,7 @@ mod sockets;
 mod stats;
 mod test_target;
 mod uri;
+mod wscontrol;
 
 pub use settings::{Config, RouteSource};
 
@@ -166,11 +168,40 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         let sock = sockets::build(o, std::slice::from_ref(spec))?;
         tasks.spawn(retry::run(sock, server_cmd_tx.clone()));
     }
+
+    // ws-control: both sockets or neither
+    let wscontrol = match (
+        &p.handler_ws_control_out_spec,
+        &p.handler_ws_control_in_spec,
+    ) {
+        (Some(out_spec), Some(in_spec)) => {
+            let mut o = Opts::new(
+                "handler_ws_control_out_spec",
+                SocketKind::Push,
+                Mode::Bind,
+                wscontrol::HWM,
+            );
+            o.ipc_file_mode = p.ipc_file_mode;
+            let push = sockets::build(o, std::slice::from_ref(out_spec))?;
+            let mut o = Opts::new(
+                "handler_ws_control_in_spec",
+                SocketKind::Pull,
+                Mode::Bind,
+                wscontrol::HWM,
+            );
+            o.ipc_file_mode = p.ipc_file_mode;
+            let pull = sockets::build(o, std::slice::from_ref(in_spec))?;
+            let (tx, rx) = mpsc::channel(wscontrol::CMD_CAPACITY);
+            tasks.spawn(wscontrol::run(push, pull, rx));
+            Some(wscontrol::WsControlHandle { tx })
+        }
+        _ => None,
+    };
     if let Some(spec) = &p.command_spec {
         let mut o = Opts::new("command_spec", SocketKind::Router, Mode::Bind, HWM_RPC);
         o.ipc_file_mode = p.ipc_file_mode;
         let sock = sockets::build(o, std::slice::from_ref(spec))?;
-        tasks.spawn(command::run(sock, server_cmd_tx.clone()));
+        tasks.spawn(command::run(sock, server_cmd_tx.clone(), wscontrol.clone()));
     }
 
     // routes
@@ -235,6 +266,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         accept,
         inspect_available: AtomicBool::new(true),
         stats,
+        wscontrol: wscontrol.clone(),
     });
     if let Some((pull, router, publisher)) = intreq {
         let (out_tx, out_rx) = mpsc::channel(server::OUT_CAPACITY);
@@ -249,6 +281,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             accept: shared.accept.clone(),
             inspect_available: AtomicBool::new(true),
             stats: None,
+            wscontrol: wscontrol.clone(),
         });
         tasks.spawn(server::run(
             server::ServerIo {

@@ -7,7 +7,8 @@
 //! Grip → Paused → Accepted | Responded }`, with `Failed(target i) → Forwarding(i+1)` on
 //! connect errors and an error response when every target failed. A retried session
 //! (from the handler) starts at `Routed` with its saved sequence numbers. WebSocket
-//! sessions go `Start → Routed → ws::forward` (no inspect, no GRIP yet).
+//! sessions go `Start → Routed → ws::forward` (plain passthrough, no inspect) or
+//! `woh::forward` (WebSocket-over-HTTP, `over_http` targets).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +34,7 @@ pub(crate) mod conn;
 mod handoff;
 mod respond;
 mod upstream;
+mod woh;
 mod ws;
 
 use body::RequestBody;
@@ -63,6 +65,8 @@ pub(crate) struct Shared {
     pub(crate) inspect_available: AtomicBool,
     /// The stats socket, when configured (client sessions only).
     pub(crate) stats: Option<crate::stats::StatsHandle>,
+    /// The ws-control link to the handler, when configured.
+    pub(crate) wscontrol: Option<crate::wscontrol::WsControlHandle>,
 }
 
 /// A session handed back by the handler (retry, `spec/internal.md` §6).
@@ -185,8 +189,8 @@ pub(crate) async fn run_new(shared: Arc<Shared>, first: Packet, rx: mpsc::Receiv
 }
 
 async fn start(mut conn: Conn, first: Packet) {
-    let (Some(method), Some(uri_text)) = (first.method.clone(), first.uri.clone()) else {
-        debug!("first packet without method or uri");
+    let Some(uri_text) = first.uri.clone() else {
+        debug!("first packet without uri");
         conn.error(Condition::BadRequest).await;
         return;
     };
@@ -194,6 +198,17 @@ async fn start(mut conn: Conn, first: Packet) {
         Ok(u) => u,
         Err(e) => {
             debug!(error = %e, "bad request uri");
+            conn.error(Condition::BadRequest).await;
+            return;
+        }
+    };
+    // A WebSocket request needs no method: condure sends `GET`, m2adapter sends none
+    // (1.36's proxy never reads it for WebSockets).
+    let method = match first.method.clone() {
+        Some(m) => m,
+        None if uri.is_websocket() => Bytes::from_static(b"GET"),
+        None => {
+            debug!("first packet without method");
             conn.error(Condition::BadRequest).await;
             return;
         }
@@ -405,7 +420,12 @@ async fn forward_ws(mut conn: Conn, mut req: Request) {
     let targets = req.route.targets.clone();
     let mut tried: Vec<String> = Vec::new();
     for target in &targets {
-        match ws::forward(&mut conn, &mut req, target).await {
+        let outcome = if target.over_http {
+            woh::forward(&mut conn, &mut req, target).await
+        } else {
+            ws::forward(&mut conn, &mut req, target).await
+        };
+        match outcome {
             Outcome::TryNext => tried.push(target.kind.to_string()),
             _ => return,
         }

@@ -1,7 +1,6 @@
 //! Building the proxy's ZeroMQ sockets with 1.36's types, modes and options
 //! (`spec/zhttp.md` §2.3, `spec/internal.md` §1). Every failure names the config key.
 
-
 use anyhow::Context as _;
 use pushpin_config::ZmqSpec;
 use pushpin_zmq::{AsyncSocket, Hwm, Mode, SocketKind, SocketSpec};

@@ -657,3 +657,36 @@ async fn websocket_passthrough() {
     }
     env.stop().await;
 }
+
+/// m2adapter sends a WebSocket's first packet without `method` (condure sends `GET`);
+/// 1.36's proxy never reads it for WebSockets, so neither may we.
+#[tokio::test]
+async fn websocket_without_method_is_accepted() {
+    let mut env = start(setup("* 127.0.0.1:17021\n")).await;
+    let mut req = get("w2", "ws://example.com/echo");
+    req.method = None;
+    req.stream = false;
+    if let Some(h) = req.headers.as_mut() {
+        h.push(Header::new("Upgrade", "websocket"));
+    }
+    env.cm.first(&req).await;
+    let z = env.zurl.first().await;
+    assert_eq!(z.uri.as_deref(), Some(&b"ws://example.com/echo"[..]));
+    let id = z.id().unwrap().clone();
+    let mut accept = head(101, vec![Header::new("Upgrade", "websocket")], b"", false);
+    accept.credits = Some(1000);
+    env.zurl.send(&id, accept).await;
+    let a = env.cm.recv().await;
+    assert_eq!((a.ptype.clone(), a.code), (PacketType::Data, Some(101)));
+
+    // an HTTP request still needs its method
+    let mut req = get("h2", "http://example.com/x");
+    req.method = None;
+    env.cm.first(&req).await;
+    let e = env.cm.recv().await;
+    assert_eq!(
+        (e.ptype.clone(), e.condition),
+        (PacketType::Error, Some(Condition::BadRequest))
+    );
+    env.stop().await;
+}

@@ -424,11 +424,14 @@ fn mongrel2(
         config: (conf, text),
         db: db.clone(),
     });
+    // Deviation: every instance appends to one `mongrel2.log`, the `<service>.log` every
+    // other service has (1.36 writes `mongrel2_PORT.log` per listener). The per-port
+    // detail stays in mongrel2's own `access_PORT.log` and `error_PORT.log`.
+    let output = match logdir {
+        Some(d) => Output::File(d.join(format!("{file_prefix}mongrel2.log"))),
+        None => Output::Merge,
+    };
     for (port, ssl) in ports {
-        let output = match logdir {
-            Some(d) => Output::File(d.join(format!("{file_prefix}mongrel2_{port}.log"))),
-            None => Output::Merge,
-        };
         children.push(ChildSpec {
             service: Service::Mongrel2,
             name: format!("m2 {}:{port}", if ssl { "https" } else { "http" }),
@@ -436,7 +439,7 @@ fn mongrel2(
             args: vec![db.display().to_string(), format!("default_{port}")],
             // mongrel2 writes its own pid file; a crashed one leaves it behind
             pid_file: None,
-            output,
+            output: output.clone(),
             hup: true,
             generated: None,
             stale_file: Some(rundir.join(format!("{file_prefix}mongrel2_{port}.pid"))),

@@ -17,6 +17,9 @@
 # CELL-except-woh runs CELL without the WebSocket-over-HTTP tests (for
 # pairings whose proxy does not do WebSocket-over-HTTP yet).
 #
+# The mongrel2 cell always leaves out the tests that the real Pushpin 1.36
+# fails in the same mode (see the cell below for the evidence).
+#
 # Prints pytest's summary; the tests that fail are run once more on their own
 # so that one timing hiccup on a loaded machine does not decide the cell; the
 # exit status is then that of the second run.
@@ -45,7 +48,15 @@ case "$cell" in
     ours) export PUSHPIN_BIN="$ours_runner" ;;
     mongrel2)
         export PUSHPIN_BIN="$ours_runner"
-        export PUSHPIN_SERVICES=mongrel2,zurl,pushpin-proxy,pushpin-handler ;;
+        export PUSHPIN_SERVICES=mongrel2,zurl,pushpin-proxy,pushpin-handler
+        # Fails against 1.36 too, the same way (ConnClosed before the first
+        # response: mongrel2 1.12 drops a connection that pipelines requests):
+        #   PUSHPIN_BIN=/usr/bin/pushpin PUSHPIN_INTERNAL_CONF=/usr/lib/pushpin/internal.conf \
+        #   PUSHPIN_SERVICES=mongrel2,m2adapter,zurl,pushpin-proxy,pushpin-handler \
+        #   ../shared/conformance/run.sh    # 1.36's runner needs m2adapter listed
+        # gave "2 failed, 139 passed": this test and test_log_files_written_to_logdir
+        # (1.36 names its file mongrel2_PORT.log; ours writes mongrel2.log and passes).
+        set -- --deselect test_proxy.py::test_pipelined_requests_answered_in_order "$@" ;;
     real-zurl)
         export PUSHPIN_BIN="$ours_runner"
         overrides="runner.zurl_bin=/usr/bin/zurl" ;;

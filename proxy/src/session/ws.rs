@@ -27,7 +27,7 @@ fn payload_len(p: &Packet) -> usize {
 /// Takes the next packet that fits in `available` credits: a control packet or a whole
 /// message as is, or the first `available` bytes of a larger message as a fragment
 /// (`more`), leaving the rest queued. `None` when nothing can go now.
-fn next_within(queue: &mut VecDeque<Packet>, available: usize) -> Option<Packet> {
+pub(super) fn next_within(queue: &mut VecDeque<Packet>, available: usize) -> Option<Packet> {
     let front = queue.front_mut()?;
     if front.ptype != PacketType::Data || payload_len(front) <= available {
         return queue.pop_front();

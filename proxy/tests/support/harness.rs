@@ -153,6 +153,38 @@ pub fn stats_sub(dir: &std::path::Path) -> AsyncSocket {
         .unwrap()
 }
 
+/// The handler's side of ws-control (connects, as pushpin-handler does).
+pub struct WsControl {
+    pull: AsyncSocket,
+    push: AsyncSocket,
+}
+
+impl WsControl {
+    /// Connects to the proxy's ws-control sockets in `dir`.
+    pub fn connect(dir: &std::path::Path) -> Self {
+        Self {
+            pull: sock(SocketKind::Pull, Mode::Connect, spec(dir, "ws-control-out")),
+            push: sock(SocketKind::Push, Mode::Connect, spec(dir, "ws-control-in")),
+        }
+    }
+
+    /// The next packet from the proxy.
+    pub async fn recv(&mut self) -> pushpin_internal::WsControlPacket {
+        let msg = tokio::time::timeout(WAIT, self.pull.recv())
+            .await
+            .expect("timed out waiting for ws-control")
+            .unwrap();
+        pushpin_internal::WsControlPacket::decode(&msg[0], &ILimits::default()).unwrap()
+    }
+
+    /// Sends `items` to the proxy.
+    pub async fn send(&mut self, items: Vec<pushpin_internal::WsControlItem>) {
+        let mut buf = BytesMut::new();
+        pushpin_internal::WsControlPacket { items }.encode(&mut buf);
+        self.push.send(Multipart::from(buf.freeze())).await.unwrap();
+    }
+}
+
 /// The handler's ZHTTP client side of intreq (connects, as pushpin-handler does).
 pub struct Intreq {
     push: AsyncSocket,
@@ -309,7 +341,9 @@ pub async fn start(setup: Setup<'_>) -> Env {
          handler_retry_in_spec=ipc://{d}/retry\ncommand_spec=ipc://{d}/proxy-command\n\
          stats_spec=ipc://{d}/proxy-stats\n\
          intreq_in_specs=ipc://{d}/intreq-in\nintreq_in_stream_specs=ipc://{d}/intreq-in-stream\n\
-         intreq_out_specs=ipc://{d}/intreq-out\n",
+         intreq_out_specs=ipc://{d}/intreq-out\n\
+         handler_ws_control_in_spec=ipc://{d}/ws-control-in\n\
+         handler_ws_control_out_spec=ipc://{d}/ws-control-out\n",
         d = d.display(),
         extra = setup.proxy_extra,
     );

@@ -174,10 +174,9 @@ fn mongrel2_one_instance_per_port_and_m2adapter_for_a_foreign_proxy() {
     );
     let m = child(&plan, "m2 http:8000");
     assert_eq!(m.args, ["/r/mongrel2.sqlite", "default_8000"]);
-    assert_eq!(
-        m.output,
-        Output::File(PathBuf::from("/l/mongrel2_8000.log"))
-    );
+    // both instances share the service's one log file (1.36: mongrel2_PORT.log each)
+    assert_eq!(m.output, Output::File(PathBuf::from("/l/mongrel2.log")));
+    assert_eq!(child(&plan, "m2 http:7999").output, m.output);
     assert_eq!(m.pid_file, None);
     let Setup::M2shLoad {
         config: (path, text),
