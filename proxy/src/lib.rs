@@ -11,7 +11,7 @@
 //!
 //! Also: plain WebSocket passthrough, WebSocket-over-HTTP with GRIP over ws-control
 //! (`spec/grip.md` §9–§10, `spec/internal.md` §7), intreq (handler next links), the stats
-//! and command sockets. Not yet here: GRIP over plain WebSocket, the mongrel2 front end,
+//! and command sockets. Not yet here: GRIP over plain WebSocket,
 //! custom `zhttp/` targets, PEM `sig_key`s (see README.md).
 //!
 //! Layout:
@@ -21,6 +21,8 @@
 //! - `outgoing`: origin request rewriting and signing; `test_target`: the `test` origin;
 //! - `rpc`, `retry`, `command`, `stats`, `wscontrol`: the handler-facing sockets; `reload`: route
 //!   reloads.
+//! - [`m2`]: the built-in mongrel2 adapter, run as its own binary `pushpin-m2adapter`
+//!   (the runner's replacement for 1.36's `m2adapter`).
 //!
 //! Entry point: [`run`].
 
@@ -38,6 +40,7 @@ use tracing::info;
 
 mod client;
 mod command;
+pub mod m2;
 mod outgoing;
 mod reload;
 mod retry;

@@ -36,6 +36,7 @@ mod respond;
 mod upstream;
 mod woh;
 mod ws;
+mod wsgrip;
 
 use body::RequestBody;
 use conn::Conn;

@@ -14,11 +14,15 @@ use crate::{ChildSpec, Output, Plan, Setup};
 /// Our zurl when `zurl_bin` is not set (the config crate's default is 1.36's `zurl`).
 pub const DEFAULT_ZURL_RS_BIN: &str = "zurl-rs";
 
+/// Our mongrel2 adapter (`proxy/src/m2.rs`), started between mongrel2 and the proxy
+/// unless `m2adapter_bin` is set or `services` lists `m2adapter` (then the real one).
+pub const DEFAULT_M2ADAPTER_RS_BIN: &str = "pushpin-m2adapter";
+
 /// `zurl.conf` template (`config/zurl.conf.template`), compiled in so a moved binary works.
 const ZURL_TEMPLATE: &str = include_str!("../../config/zurl.conf.template");
 /// `mongrel2.conf` template (`config/mongrel2.conf.template`).
 const MONGREL2_TEMPLATE: &str = include_str!("../../config/mongrel2.conf.template");
-/// 1.36's `m2adapter.conf.template`, for the real m2adapter.
+/// 1.36's `m2adapter.conf.template`, read by our `pushpin-m2adapter` and the real m2adapter.
 const M2ADAPTER_TEMPLATE: &str = include_str!("../templates/m2adapter.conf.template");
 
 /// What the command line adds to the file (spec/runner.md §1).
@@ -154,16 +158,21 @@ pub fn build(cfg: &Config, opts: &Options, env: &Env) -> Result<Plan, Vec<String
     let mut notes = Vec::new();
     let program = |p: &Program| env.resolve(&p.path);
 
-    // Neither 1.36's proxy nor ours (yet: the mongrel2 front end of issue 5 is not built)
-    // reads mongrel2's handler sockets, so with mongrel2 the runner always puts m2adapter
-    // between them; the proxy and handler then use the `m2a_*` specs.
+    // 1.36's proxy does not read mongrel2's handler sockets, so with mongrel2 an adapter
+    // always runs between them and the proxy and handler use the `m2a_*` specs. It is our
+    // `pushpin-m2adapter` unless `m2adapter_bin` is set or `services` lists `m2adapter`
+    // (1.36's way of asking for it), which start the real m2adapter.
     let want_m2adapter = r.has(Service::M2adapter) || r.has(Service::Mongrel2);
+    let real_m2adapter = r.has(Service::M2adapter) || r.m2adapter_bin.explicit;
     if want_m2adapter && !r.has(Service::M2adapter) {
-        notes.push(
-            "m2adapter: started because mongrel2 is in services and the proxy needs it between \
-             itself and mongrel2"
-                .to_owned(),
-        );
+        notes.push(format!(
+            "m2adapter: started because mongrel2 is in services ({})",
+            if real_m2adapter {
+                "m2adapter_bin is set: the real m2adapter"
+            } else {
+                "our pushpin-m2adapter; list m2adapter in services or set m2adapter_bin for the real one"
+            }
+        ));
     }
 
     for service in Service::START_ORDER {
@@ -246,7 +255,11 @@ pub fn build(cfg: &Config, opts: &Options, env: &Env) -> Result<Plan, Vec<String
                 children.push(ChildSpec {
                     service,
                     name: "m2a".into(),
-                    program: program(&r.m2adapter_bin),
+                    program: if real_m2adapter {
+                        program(&r.m2adapter_bin)
+                    } else {
+                        env.resolve(Path::new(DEFAULT_M2ADAPTER_RS_BIN))
+                    },
                     args,
                     pid_file: Some(pid_of("m2adapter")),
                     output: output_own_log("m2adapter"),

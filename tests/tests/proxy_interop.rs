@@ -2,8 +2,10 @@
 //! components: `condure` in front, `pushpin-handler` behind, `zurl` towards an
 //! origin. Checks the built-in `test` route (`GET /`), a `/stream` hold handed to the
 //! real handler that receives a publish, a `/response` hold (which the real handler
-//! retries through our proxy after 1 s) receiving a publish, and a plain request
-//! forwarded through the real zurl to a local origin.
+//! retries through our proxy after 1 s) receiving a publish, a plain request
+//! forwarded through the real zurl to a local origin, and GRIP over a plain WebSocket
+//! (the origin accepts the `grip` extension and subscribes with a `c:` message; a
+//! `ws-message` publish reaches the client).
 //!
 //! Fails (never skips) when the real binaries are missing.
 
@@ -190,6 +192,75 @@ fn origin() -> u16 {
     port
 }
 
+/// A WebSocket origin accepting the `grip` extension: on connect it subscribes to
+/// `wsx` with a control message, then says `m:welcome`; it answers `m:echo:<text>`.
+fn grip_ws_origin() -> u16 {
+    use base64::Engine as _;
+    use sha1::{Digest, Sha1};
+    use tokio_tungstenite::tungstenite::{Message, WebSocket, protocol::Role};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let head = read_head(&mut s);
+            let Some(key) = head.lines().find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("sec-websocket-key")
+                    .then(|| value.trim().to_owned())
+            }) else {
+                continue;
+            };
+            let offered = head.lines().any(|l| {
+                l.to_ascii_lowercase()
+                    .starts_with("sec-websocket-extensions: grip")
+            });
+            let digest = Sha1::digest(format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11"));
+            let accept = base64::engine::general_purpose::STANDARD.encode(digest);
+            let answer = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\
+                 Sec-WebSocket-Extensions: grip\r\n\r\n"
+            );
+            if s.write_all(answer.as_bytes()).is_err() {
+                continue;
+            }
+            let mut ws = WebSocket::from_raw_socket(s, Role::Server, None);
+            let hello = if offered {
+                "m:welcome"
+            } else {
+                "m:not offered"
+            };
+            let _ = ws.send(Message::text(r#"c:{"type":"subscribe","channel":"wsx"}"#));
+            let _ = ws.send(Message::text("unprefixed"));
+            let _ = ws.send(Message::text(hello));
+            while let Ok(m) = ws.read() {
+                if let Message::Text(t) = m {
+                    if ws.send(Message::text(format!("m:echo:{t}"))).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    port
+}
+
+/// Reads an HTTP head byte by byte (up to the blank line).
+fn read_head(s: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
 #[test]
 fn our_proxy_with_real_condure_handler_and_zurl() {
     for bin in REAL {
@@ -352,6 +423,86 @@ fn our_proxy_with_real_condure_handler_and_zurl() {
         t.contains("hello from origin").then_some(t)
     });
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+
+    // 5. GRIP over a plain WebSocket: the origin subscribes with a control message, the
+    //    client sees neither it nor the extension, and a publish reaches the client
+    let ws_port = grip_ws_origin();
+    std::fs::write(d.join("routes"), format!("* 127.0.0.1:{ws_port}\n")).unwrap();
+    let (mut ws, head) = eventually("a GRIP WebSocket after the routes reload", || {
+        use tokio_tungstenite::tungstenite::{WebSocket, protocol::Role};
+        let mut s = TcpStream::connect(addr).ok()?;
+        s.set_read_timeout(Some(Duration::from_millis(200))).ok()?;
+        s.write_all(
+            b"GET /ws HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+              Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        )
+        .ok()?;
+        let head = read_head(&mut s);
+        head.starts_with("HTTP/1.1 101")
+            .then(|| (WebSocket::from_raw_socket(s, Role::Client, None), head))
+    });
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("sec-websocket-extensions"),
+        "{head}"
+    );
+    let mut texts: Vec<String> = Vec::new();
+    let read_text = |ws: &mut tokio_tungstenite::tungstenite::WebSocket<TcpStream>,
+                     texts: &mut Vec<String>,
+                     until: Instant| {
+        while Instant::now() < until {
+            match ws.read() {
+                Ok(tokio_tungstenite::tungstenite::Message::Text(t)) => {
+                    texts.push(t.to_string());
+                    return;
+                }
+                Ok(_) => {}
+                Err(tokio_tungstenite::tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => panic!("websocket read: {e}"),
+            }
+        }
+    };
+    read_text(&mut ws, &mut texts, Instant::now() + WAIT);
+    assert_eq!(texts, ["welcome"]);
+    let deadline = Instant::now() + WAIT;
+    while !texts.iter().any(|t| t == "pub-ws") {
+        assert!(
+            Instant::now() < deadline,
+            "no publish on the websocket: {texts:?}"
+        );
+        let _ = publish(
+            publish_port,
+            r#"{"items":[{"channel":"wsx","formats":{"ws-message":{"content":"pub-ws"}}}]}"#,
+        );
+        read_text(
+            &mut ws,
+            &mut texts,
+            Instant::now() + Duration::from_millis(500),
+        );
+    }
+    ws.send(tokio_tungstenite::tungstenite::Message::text("hi"))
+        .unwrap();
+    while !texts.iter().any(|t| t == "echo:hi") {
+        assert!(Instant::now() < deadline + WAIT, "no echo: {texts:?}");
+        read_text(
+            &mut ws,
+            &mut texts,
+            Instant::now() + Duration::from_millis(500),
+        );
+    }
+    assert!(
+        !texts
+            .iter()
+            .any(|t| t.contains("unprefixed") || t.starts_with("c:")),
+        "{texts:?}"
+    );
+    drop(ws);
 
     let _ = stop_tx.send(());
     rt.block_on(async {

@@ -4,8 +4,8 @@
 //! `GET /`, a held stream and a long-poll receiving publishes on the proxy's `test` route.
 //! The first case also kills each child with SIGKILL in turn while a stream is held: the child
 //! must be back and new requests must succeed within 2 s; it reports which held streams
-//! survived. One more case puts mongrel2 and m2adapter in front of our proxy and carries a
-//! WebSocket to a local origin. Every case ends with SIGTERM to the runner, which must leave
+//! survived. Two more cases put mongrel2 and an m2adapter (1.36's, then ours) in front of our
+//! proxy and carry a WebSocket to a local origin. Every case ends with SIGTERM to the runner, which must leave
 //! no child and no ipc file behind.
 //!
 //! Needs our binaries of the same build profile next to this test's `deps/` directory: run
@@ -594,6 +594,68 @@ fn our_runner_with_mongrel2_in_front_of_our_proxy_carries_websockets() {
     .iter()
     .filter_map(|f| env.pid(f))
     .collect();
+    kids.extend(env.pid(&format!("mongrel2_{}.pid", env.http)));
+    assert_eq!(kids.len(), 5, "{kids:?}");
+    env.stop(runner, &kids);
+}
+
+/// mongrel2 in front of all our services, with our `pushpin-m2adapter` (the runner's
+/// default when neither `services` lists `m2adapter` nor `m2adapter_bin` is set): a held
+/// stream, a long-poll and a WebSocket round trip.
+#[test]
+fn our_runner_with_mongrel2_and_our_m2adapter() {
+    use tokio_tungstenite::tungstenite::{Message, WebSocket, protocol::Role};
+    let dir = runner_bin().parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("pushpin-m2adapter").is_file(),
+        "pushpin-m2adapter is missing next to the runner: run `cargo build --workspace --bins` first"
+    );
+    let origin = ws_echo_origin();
+    let env = Env::with_programs(
+        "mongrel2,zurl,proxy,handler",
+        "mongrel2_bin=/usr/bin/mongrel2\nm2sh_bin=/usr/bin/m2sh\n",
+    );
+    std::fs::write(
+        env.dir.path().join("routes"),
+        format!("*,proto=ws 127.0.0.1:{origin}\n* test\n"),
+    )
+    .unwrap();
+    let runner = env.runner();
+    env.wait_up();
+    let pid = env.pid("m2adapter.pid").expect("m2adapter pid file");
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(exe, dir.join("pushpin-m2adapter"));
+    stream_and_long_poll_work(&env);
+    let mut stream = connect(env.http).unwrap();
+    stream
+        .write_all(
+            b"GET /ws HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\n\
+              Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        )
+        .unwrap();
+    let head = read_head(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+        "{head}"
+    );
+    let mut ws = WebSocket::from_raw_socket(stream, Role::Client, None);
+    ws.send(Message::text("hello ours")).unwrap();
+    let echo = loop {
+        match ws.read().unwrap() {
+            Message::Text(t) => break t.to_string(),
+            _ => continue,
+        }
+    };
+    assert_eq!(echo, "hello ours");
+    ws.close(None).unwrap();
+    while ws.read().is_ok() {}
+    drop(ws);
+    let mut kids: Vec<i32> = ["m2adapter.pid", "zurl.pid", "proxy.pid", "handler.pid"]
+        .iter()
+        .filter_map(|f| env.pid(f))
+        .collect();
     kids.extend(env.pid(&format!("mongrel2_{}.pid", env.http)));
     assert_eq!(kids.len(), 5, "{kids:?}");
     env.stop(runner, &kids);

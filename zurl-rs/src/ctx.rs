@@ -35,6 +35,8 @@ pub struct Ctx {
     pub buffer_size: usize,
     /// `timeout`: upstream inactivity limit.
     pub activity_timeout: Duration,
+    /// Time allowed to open an origin connection ([`crate::Options::connect_timeout`]).
+    pub connect_timeout: Duration,
     /// Keep-alive connections.
     pub pool: Pool,
     /// TLS client configs.

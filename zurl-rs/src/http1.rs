@@ -336,10 +336,13 @@ pub enum RequestFraming {
 }
 
 /// Request header names we never forward: framing and hop-by-hop headers we set ourselves,
-/// and `Expect` (libcurl suppresses it, spec/zhttp.md §10.4).
+/// the codings (zurl drops `Accept-Encoding` and `Content-Encoding`; libcurl sends its own
+/// `Accept-Encoding`), and `Expect` (libcurl suppresses it, spec/zhttp.md §10.4).
 fn dropped(name: &[u8]) -> bool {
     const DROPPED: &[&[u8]] = &[
         b"host",
+        b"accept-encoding",
+        b"content-encoding",
         b"content-length",
         b"transfer-encoding",
         b"expect",
@@ -354,7 +357,7 @@ fn dropped(name: &[u8]) -> bool {
 }
 
 /// Writes a request head as libcurl orders it: request line, `Host`, `Accept: */*` when the
-/// client gave none, the client's headers in order (its `Content-Length` where it was),
+/// client gave none, libcurl's `Accept-Encoding`, the client's headers in order (its `Content-Length` where it was),
 /// then an added `Content-Length` or `Transfer-Encoding: chunked` (checked against zurl
 /// 1.11 by the differential test).
 pub fn write_head(
@@ -381,6 +384,7 @@ pub fn write_head(
     if !headers.iter().any(|h| h.is(b"accept")) {
         buf.put_slice(b"Accept: */*\r\n");
     }
+    put_header(buf, b"Accept-Encoding", crate::content::ACCEPT_ENCODING);
     let mut length_written = false;
     for h in headers {
         if h.is(b"content-length") && client_length && !length_written {

@@ -14,25 +14,28 @@
 //! * [`session`] — one request session (stream and req mode).
 //! * [`request`] — first-packet validation and URI parsing.
 //! * [`http1`] — the HTTP/1.1 client wire format (sans I/O).
+//! * [`content`] — response content decoding (gzip, deflate, br, zstd), as libcurl does.
 //! * [`upstream`] — DNS, policy on resolved addresses, TCP/TLS connect, the pool.
+//! * [`roots`] — the system's root certificates (or the bundled webpki roots), loaded once.
 //! * [`policy`] — allow/deny patterns.
 //! * [`ctx`] — shared state, the session registry, packet output.
 //!
 //! # Entry point
 //!
-//! [`run`] with a [`Config`] (a validated zurl.conf) and a shutdown future.
+//! [`run`] with a [`Config`] (a validated zurl.conf) and a shutdown future;
+//! [`run_with`] also takes [`Options`] that zurl.conf has no key for.
 //!
-//! Deliberate difference: compressed responses are not decoded (zurl's libcurl replaces the
-//! client's `Accept-Encoding` and decodes, yet keeps `Content-Encoding`); zurl-rs forwards
-//! the client's `Accept-Encoding` and passes bodies through as sent, with their
-//! `Content-Encoding` and `Content-Length`.
+//! Deliberate difference: certificate chains are verified (zurl 1.11 checks the names
+//! only); see the README.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::print_stdout))]
 
+pub mod content;
 pub mod ctx;
 pub mod http1;
 pub mod policy;
 pub mod request;
+pub mod roots;
 pub mod server;
 pub mod session;
 pub mod upstream;
@@ -64,15 +67,49 @@ fn hwm(n: i32) -> Hwm {
     Hwm::both(u32::try_from(n).ok().filter(|&n| n > 0).unwrap_or(1))
 }
 
+/// Settings that zurl.conf has no key for (zurl 1.11 takes them from libcurl's defaults).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Time allowed to open an origin connection (DNS, TCP, TLS) before
+    /// `connection-timeout`; default [`upstream::CONNECT_TIMEOUT`] (libcurl's 300 s).
+    pub connect_timeout: std::time::Duration,
+    /// Certificate authorities trusted besides the system's roots (DER); for tests and
+    /// embedders.
+    pub extra_roots: Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            connect_timeout: upstream::CONNECT_TIMEOUT,
+            extra_roots: Vec::new(),
+        }
+    }
+}
+
 /// Binds the configured sockets and serves until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    run_with(config, Options::default(), shutdown).await
+}
+
+/// [`run`] with [`Options`].
+pub async fn run_with(
+    config: Config,
+    options: Options,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let instance_id = Bytes::from(
         config
             .instance_id
             .clone()
             .unwrap_or_else(random_instance_id),
     );
-    let tls = Tls::new().context("building the TLS client configuration")?;
+    // Once per process, before any socket is bound; file reads, so off the runtime threads.
+    let roots = tokio::task::spawn_blocking(roots::system)
+        .await
+        .context("loading the system's root certificates")?;
+    let tls = Tls::new(&roots.store, &options.extra_roots)
+        .context("building the TLS client configuration")?;
     let (pub_tx, pub_rx) = mpsc::channel(server::PUB_QUEUE);
     let ctx = Arc::new(Ctx {
         instance_id: instance_id.clone(),
@@ -84,6 +121,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         ),
         buffer_size: config.buffer_size.max(1),
         activity_timeout: config.timeout,
+        connect_timeout: options.connect_timeout,
         pool: Pool::new(config.connection_max_time),
         tls,
         registry: Arc::new(Registry::default()),

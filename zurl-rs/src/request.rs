@@ -306,15 +306,6 @@ impl Request {
     pub fn connect_port(&self) -> u16 {
         self.connect_port.unwrap_or(self.uri.port)
     }
-
-    /// The name the TLS certificate must match.
-    pub fn tls_name(&self) -> &str {
-        if self.trust_connect_host {
-            self.connect_host()
-        } else {
-            &self.uri.host
-        }
-    }
 }
 
 fn valid_method(m: &[u8]) -> bool {

@@ -11,7 +11,8 @@
 //! the request's own `timeout`).
 //!
 //! Memory per session is bounded: at most `buffer_size` raw response bytes are read ahead
-//! (reading stops until credits arrive), the request body in flight is bounded by the
+//! (reading stops until credits arrive), plus the decoded output of one
+//! [`content::FEED`] of a compressed body, the request body in flight is bounded by the
 //! credits we granted, and a non-streamed response is capped by `max-size` or
 //! [`MAX_BUFFERED`].
 
@@ -26,6 +27,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tracing::debug;
 
+use crate::content::{self, Body, ContentDecoder};
 use crate::ctx::{Ctx, Output};
 use crate::http1::{self, BodyDecoder, BodyKind, Decoded, RequestFraming, ResponseHead};
 use crate::request::{Request, Uri};
@@ -217,28 +219,22 @@ impl Session {
     }
 
     fn target(&self, uri: &Uri) -> Target {
+        // After a redirect the connect host no longer applies.
         let same = *uri == self.req.uri;
-        let host = if same {
-            self.req.connect_host().to_owned()
+        let (host, port) = if same {
+            (self.req.connect_host().to_owned(), self.req.connect_port())
         } else {
-            uri.host.clone()
+            (uri.host.clone(), uri.port)
         };
-        let port = if same {
-            self.req.connect_port()
-        } else {
-            uri.port
-        };
-        let tls_name = uri.scheme.is_tls().then(|| {
-            if same {
-                self.req.tls_name().to_owned()
-            } else {
-                uri.host.clone()
-            }
-        });
+        let tls = uri.scheme.is_tls();
+        let tls_also = (tls && same && self.req.trust_connect_host)
+            .then(|| self.req.connect_host.clone())
+            .flatten();
         Target {
             host,
             port,
-            tls_name,
+            tls_name: tls.then(|| uri.host.clone()),
+            tls_also,
             insecure: self.req.ignore_tls_errors,
         }
     }
@@ -250,9 +246,19 @@ impl Session {
         let ctx = Arc::clone(&self.ctx);
         let policy = (!self.req.ignore_policies).then_some(&ctx.policy);
         // Boxed: the DNS and TLS handshake state only exists while connecting.
-        let mut fut = Box::pin(upstream::connect(target, policy, &ctx.tls));
+        let mut fut = Box::pin(upstream::connect(
+            target,
+            policy,
+            &ctx.tls,
+            ctx.connect_timeout,
+        ));
+        // zurl's activity timer runs while connecting too.
+        let since = Instant::now();
         loop {
-            let deadline = self.deadline(Instant::now());
+            if Instant::now() >= since + self.ctx.activity_timeout {
+                return Err(End::Error(Condition::SessionTimeout));
+            }
+            let deadline = self.deadline(since);
             tokio::select! {
                 r = &mut fut => {
                     return match r {
@@ -379,7 +385,7 @@ impl Session {
         let mut eof = false;
         let mut got_bytes = false;
         let mut resp = Response::default();
-        let mut decoder: Option<BodyDecoder> = None;
+        let mut decoder: Option<Body> = None;
         let mut last_activity = Instant::now();
         let buffer_size = self.ctx.buffer_size.max(1);
         // With a Content-Length the body must have exactly that many bytes.
@@ -417,7 +423,7 @@ impl Session {
             let pumped = Box::pin(self.pump(&mut resp, &mut decoder, &mut rbuf, eof, method)).await;
             match pumped {
                 Ok(Some(step)) => {
-                    let clean = decoder.as_ref().is_some_and(BodyDecoder::is_done);
+                    let clean = decoder.as_ref().is_some_and(Body::is_done);
                     if matches!(step, Outcome::Done)
                         && clean
                         && wq.is_empty()
@@ -553,15 +559,11 @@ impl Session {
     async fn pump(
         &mut self,
         resp: &mut Response,
-        decoder: &mut Option<BodyDecoder>,
+        decoder: &mut Option<Body>,
         rbuf: &mut BytesMut,
         eof: bool,
         method: &Bytes,
     ) -> Result<Option<Outcome>, End> {
-        let undefined = |e: http1::Error| {
-            debug!(error = %e, "bad response from origin");
-            End::Error(Condition::UndefinedCondition)
-        };
         while decoder.is_none() {
             let Some(head) = http1::parse_head(rbuf).map_err(undefined)? else {
                 if eof {
@@ -586,14 +588,21 @@ impl Session {
                 }
             }
             let kind = BodyKind::of(method, &head).map_err(undefined)?;
+            let coding = ContentDecoder::for_headers(&head.headers).map_err(undefined)?;
+            if let Some(name) = coding.as_ref().and_then(ContentDecoder::unknown) {
+                // libcurl fails on the first body byte, before zurl sends the head.
+                if !matches!(kind, BodyKind::Empty | BodyKind::Length(0)) {
+                    return Err(undefined(format!("unknown content coding {name:?}")));
+                }
+            }
             let limit = self.body_limit();
-            if let (BodyKind::Length(n), Some(max)) = (kind, limit) {
+            if let (BodyKind::Length(n), Some(max), None) = (kind, limit, &coding) {
                 if n > max {
                     return Err(End::Error(Condition::MaxSizeExceeded));
                 }
             }
             resp.keep_alive = head.keep_alive() && kind != BodyKind::Close;
-            *decoder = Some(BodyDecoder::new(kind));
+            *decoder = Some(Body::new(BodyDecoder::new(kind), coding));
             resp.head = Some(head);
         }
         let Some(decoder) = decoder.as_mut() else {
@@ -617,8 +626,12 @@ impl Session {
                     return self.finish(resp).await.map(Some);
                 }
                 Decoded::NeedMore => {
-                    if eof {
+                    if eof && !decoder.is_done() {
+                        // Decoded bytes may remain: the next round hands them out.
                         decoder.eof().map_err(undefined)?;
+                        continue;
+                    }
+                    if eof {
                         return self.finish(resp).await.map(Some);
                     }
                     break;
@@ -709,10 +722,21 @@ struct Response {
     collected: BytesMut,
 }
 
-/// The headers passed to the initiator: exactly as received (zurl keeps even
-/// `Transfer-Encoding: chunked`, though the body is delivered decoded).
+/// The headers passed to the initiator: as received (zurl keeps even
+/// `Transfer-Encoding: chunked` and `Content-Encoding`, though the body is delivered
+/// decoded), less `Content-Length` when a coding was applied ([`content::strip_length`]).
 fn response_headers(head: &ResponseHead) -> Vec<Header> {
-    head.headers.clone()
+    let mut headers = head.headers.clone();
+    if content::strip_length(&headers) {
+        headers.retain(|h| !h.is(b"content-length"));
+    }
+    headers
+}
+
+/// A bad response from the origin: `undefined-condition`.
+fn undefined(e: impl std::fmt::Display) -> End {
+    debug!(error = %e, "bad response from origin");
+    End::Error(Condition::UndefinedCondition)
 }
 
 fn clamp_u32(n: usize) -> u32 {

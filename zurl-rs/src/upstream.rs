@@ -1,6 +1,6 @@
 //! Connections to origins: DNS resolution off the runtime threads (`lookup_host`), the
 //! allow/deny policy applied to every resolved address (spec/zhttp.md §10.3), TCP connect
-//! with a timeout, TLS with rustls and the bundled webpki roots (no download at run time),
+//! with a timeout, TLS with rustls and the system's root certificates ([`crate::roots`]),
 //! and a keep-alive pool of idle connections keyed by where and how they were opened.
 //!
 //! Pool policy: at most [`MAX_IDLE_PER_KEY`] idle connections per key and
@@ -25,8 +25,11 @@ use tokio_rustls::rustls::{self, pki_types::ServerName};
 
 use crate::policy::Policy;
 
-/// Time allowed for DNS plus TCP connect plus TLS handshake.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time allowed for DNS plus TCP connect plus TLS handshake: libcurl's default
+/// connect timeout, which zurl 1.11 keeps (it sets none). Expiry is `connection-timeout`,
+/// as is a TCP connect the kernel gives up on (`ETIMEDOUT`, after about 130 s of
+/// unanswered SYNs on Linux): libcurl reports both as `CURLE_OPERATION_TIMEDOUT`.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Idle connections kept per pool key.
 pub const MAX_IDLE_PER_KEY: usize = 16;
 /// Idle connections kept in total.
@@ -117,7 +120,7 @@ pub enum ConnectError {
     /// Every address refused or failed.
     #[error("connect failed: {0}")]
     Connect(io::Error),
-    /// [`CONNECT_TIMEOUT`] elapsed.
+    /// The connect timeout elapsed.
     #[error("connect timed out")]
     Timeout,
     /// TLS handshake or verification failed.
@@ -129,6 +132,7 @@ impl ConnectError {
     /// The ZHTTP condition zurl reports for this failure (spec/zhttp.md §7).
     pub fn condition(&self) -> Condition {
         match self {
+            Self::Connect(e) if e.kind() == io::ErrorKind::TimedOut => Condition::ConnectionTimeout,
             Self::Dns { .. } | Self::Connect(_) => Condition::RemoteConnectionFailed,
             Self::Policy { .. } => Condition::PolicyViolation,
             Self::Timeout => Condition::ConnectionTimeout,
@@ -144,17 +148,24 @@ pub struct Target {
     pub host: String,
     /// Port.
     pub port: u16,
-    /// TLS name to verify, when TLS is used.
+    /// The TLS server name (SNI, and the first name the certificate may match), when TLS
+    /// is used: the URI host.
     pub tls_name: Option<String>,
+    /// `trust-connect-host`: a second name the certificate may match instead (zurl checks
+    /// the certificate against the URI host or, when trusted, the connect host).
+    pub tls_also: Option<String>,
     /// Skip certificate verification.
     pub insecure: bool,
 }
 
-/// The two TLS client configurations (verifying and not), built once.
+/// The two TLS client configurations (verifying and not), built once, and what is needed to
+/// build one that accepts a second name (`trust-connect-host`).
 #[derive(Clone)]
 pub struct Tls {
     verify: TlsConnector,
     insecure: TlsConnector,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    verifier: Arc<rustls::client::WebPkiServerVerifier>,
 }
 
 impl std::fmt::Debug for Tls {
@@ -164,12 +175,24 @@ impl std::fmt::Debug for Tls {
 }
 
 impl Tls {
-    /// Builds the rustls configs with the webpki root store.
-    pub fn new() -> Result<Self, rustls::Error> {
+    /// Builds the rustls configs with the trust anchors of `roots` (see [`crate::roots`])
+    /// plus `extra_roots`.
+    pub fn new(
+        roots: &rustls::RootCertStore,
+        extra_roots: &[rustls::pki_types::CertificateDer<'static>],
+    ) -> Result<Self, rustls::Error> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
+        let mut roots = roots.clone();
+        for cert in extra_roots {
+            roots.add(cert.clone())?;
+        }
+        let roots = Arc::new(roots);
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::clone(&roots),
+            Arc::clone(&provider),
+        )
+        .build()
+        .map_err(|e| rustls::Error::General(e.to_string()))?;
         let verify = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
@@ -177,12 +200,81 @@ impl Tls {
         let insecure = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_custom_certificate_verifier(Arc::new(NoVerify(Arc::clone(&provider))))
             .with_no_client_auth();
         Ok(Self {
             verify: TlsConnector::from(Arc::new(verify)),
             insecure: TlsConnector::from(Arc::new(insecure)),
+            provider,
+            verifier,
         })
+    }
+
+    /// A verifying connector that also accepts a certificate for `also`.
+    fn verify_also(&self, also: ServerName<'static>) -> Result<TlsConnector, rustls::Error> {
+        let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AlsoName {
+                inner: Arc::clone(&self.verifier),
+                also,
+            }))
+            .with_no_client_auth();
+        Ok(TlsConnector::from(Arc::new(config)))
+    }
+}
+
+/// `trust-connect-host`: the full webpki verification, for the server name or else for a
+/// second name.
+#[derive(Debug)]
+struct AlsoName {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    also: ServerName<'static>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for AlsoName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let first = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        first.or_else(|e| {
+            self.inner
+                .verify_server_cert(end_entity, intermediates, &self.also, ocsp_response, now)
+                .map_err(|_| e)
+        })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 
@@ -235,14 +327,15 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
     }
 }
 
-/// Opens a new connection to `target`, applying `policy` (when given) to every resolved
-/// address.
+/// Opens a new connection to `target` within `timeout`, applying `policy` (when given) to
+/// every resolved address.
 pub async fn connect(
     target: &Target,
     policy: Option<&Policy>,
     tls: &Tls,
+    timeout: Duration,
 ) -> Result<Stream, ConnectError> {
-    tokio::time::timeout(CONNECT_TIMEOUT, connect_inner(target, policy, tls))
+    tokio::time::timeout(timeout, connect_inner(target, policy, tls))
         .await
         .unwrap_or(Err(ConnectError::Timeout))
 }
@@ -290,10 +383,21 @@ async fn connect_inner(
     };
     let server_name = ServerName::try_from(name.clone())
         .map_err(|e| ConnectError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
-    let connector = if target.insecure {
-        &tls.insecure
-    } else {
-        &tls.verify
+    let tls_err = |e| ConnectError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e));
+    let also = match (&target.tls_also, target.insecure) {
+        (Some(also), false) if also != name => {
+            let also = ServerName::try_from(also.clone()).map_err(tls_err)?;
+            Some(
+                tls.verify_also(also)
+                    .map_err(|e| ConnectError::Tls(io::Error::other(e)))?,
+            )
+        }
+        _ => None,
+    };
+    let connector = match (&also, target.insecure) {
+        (Some(c), _) => c,
+        (None, true) => &tls.insecure,
+        (None, false) => &tls.verify,
     };
     let stream = connector
         .connect(server_name, tcp)
@@ -387,5 +491,23 @@ impl Pool {
                 since: now,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_like_libcurl() {
+        // The kernel giving up on unanswered SYNs is a timeout for libcurl too.
+        let timed_out = ConnectError::Connect(io::ErrorKind::TimedOut.into());
+        assert_eq!(timed_out.condition(), Condition::ConnectionTimeout);
+        assert_eq!(
+            ConnectError::Timeout.condition(),
+            Condition::ConnectionTimeout
+        );
+        let refused = ConnectError::Connect(io::ErrorKind::ConnectionRefused.into());
+        assert_eq!(refused.condition(), Condition::RemoteConnectionFailed);
     }
 }

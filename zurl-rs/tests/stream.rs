@@ -138,7 +138,7 @@ async fn upstream_head_like_zurl() {
     assert_eq!(
         text,
         format!(
-            "POST /headers HTTP/1.1\nHost: {}\nAccept: */*\nX-Custom: 1\nTransfer-Encoding: chunked\n\n",
+            "POST /headers HTTP/1.1\nHost: {}\nAccept: */*\nAccept-Encoding: deflate, gzip, br, zstd\nX-Custom: 1\nTransfer-Encoding: chunked\n\n",
             origin.addr
         )
     );
@@ -150,7 +150,7 @@ async fn upstream_head_like_zurl() {
     let (_, resp, _) = c.read_stream("h-2", 1, true).await;
     assert_eq!(
         String::from_utf8(resp).unwrap(),
-        "GET /headers HTTP/1.1\nHost: example.test\nAccept: */*\n\n"
+        "GET /headers HTTP/1.1\nHost: example.test\nAccept: */*\nAccept-Encoding: deflate, gzip, br, zstd\n\n"
     );
     z.stop().await;
 }

@@ -29,10 +29,10 @@ use tracing::{debug, warn};
 use super::conn::{Conn, ConnEvent};
 use super::upstream::{KEEP_ALIVE, PEER_TIMEOUT};
 use super::ws::next_within;
+use super::wsgrip::{OriginMessage, classify, message_packet};
 use super::{Outcome, REQUEST_CREDITS, Request, respond, rewrite};
 use crate::outgoing;
 use crate::wscontrol::SessionMsg;
-use pushpin_internal::WsControlItemKind;
 
 mod backend;
 mod control;
@@ -84,22 +84,6 @@ fn close_payload(code: Option<u16>, reason: Option<&Bytes>) -> Option<Bytes> {
     b.put_u16(code);
     b.put_slice(reason);
     Some(b.freeze())
-}
-
-/// A client packet for a message of `kind` with `body`.
-fn message_packet(kind: WsMessageType, body: Bytes) -> Packet {
-    let (ptype, content_type) = match kind {
-        WsMessageType::Text => (PacketType::Data, None),
-        WsMessageType::Binary => (PacketType::Data, Some(pushpin_zhttp::ContentType::Binary)),
-        WsMessageType::Ping => (PacketType::Ping, None),
-        WsMessageType::Pong => (PacketType::Pong, None),
-    };
-    Packet {
-        ptype,
-        body: Some(body),
-        content_type,
-        ..Packet::default()
-    }
 }
 
 fn close_packet(code: Option<u16>, reason: Option<Bytes>) -> Packet {
@@ -615,22 +599,22 @@ impl Session<'_> {
                     let text = ev.kind == EventType::Text;
                     let body = match &self.prefix {
                         None => content,
-                        Some(_) if text && content.starts_with(b"c:") => {
-                            match self.control.as_mut() {
-                                Some(c) => c.request(WsControlItemKind::Grip {
-                                    message: content.slice(2..),
-                                }),
-                                None => debug!("grip control message without ws-control; dropped"),
+                        Some(prefix) => match classify(text, &content, prefix) {
+                            OriginMessage::Client(body) => body,
+                            OriginMessage::Control(message) => {
+                                match self.control.as_mut() {
+                                    Some(c) => c.grip_message(message),
+                                    None => {
+                                        debug!("grip control message without ws-control; dropped");
+                                    }
+                                }
+                                continue;
                             }
-                            continue;
-                        }
-                        Some(prefix) if content.starts_with(prefix) => {
-                            content.slice(prefix.len()..)
-                        }
-                        Some(_) => {
-                            debug!("backend message without the grip message prefix; dropped");
-                            continue;
-                        }
+                            OriginMessage::Unprefixed => {
+                                debug!("backend message without the grip message prefix; dropped");
+                                continue;
+                            }
+                        },
                     };
                     let kind = if text {
                         WsMessageType::Text
@@ -681,7 +665,8 @@ impl Session<'_> {
             self.keep_alive_at = None;
             self.refresh |= self.in_flight.is_none() && self.retry.is_none();
         }
-        self.control.as_mut().and_then(|c| c.timers(now))
+        let c = self.control.as_mut()?;
+        c.timers(now).err().map(|_| End::DropBoth)
     }
 
     /// Ends the session: drops the client, tells the backend and the handler.

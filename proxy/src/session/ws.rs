@@ -3,47 +3,76 @@
 //! to the connection manager with ours (200000), and messages, pings, pongs and closes
 //! then flow both ways, each side's credits returned as its messages are delivered.
 //! A `rejected` answer is relayed as the HTTP response; connect failures try the next
-//! target. GRIP over WebSocket (ws-control) is not implemented yet: messages pass
-//! through untouched.
+//! target.
+//!
+//! GRIP (`spec/grip.md` §10, as 1.36's `wsproxysession`): the client's
+//! `Sec-WebSocket-Extensions` never reach the origin, which is offered
+//! `Sec-WebSocket-Extensions: grip` on GRIP routes; the origin's extensions never reach
+//! the client, except the `grip` one for a trusted client (or a `no_grip` route), which
+//! then does GRIP itself. When the origin accepts `grip` (or the target has `sub=`
+//! channels) the session registers over ws-control; with `grip` accepted for an
+//! untrusted client, origin messages are sorted ([`relay`]): `c:` text messages go to the
+//! handler, prefixed ones reach the client without the prefix, the rest are dropped.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pushpin_config::routes::{Target, TargetKind};
 use pushpin_zhttp::{Condition, Ext, Header, Packet, PacketType};
-use tracing::debug;
 
 use super::conn::{Conn, ConnEvent};
-use super::upstream::{self, KEEP_ALIVE, PEER_TIMEOUT, RESPONSE_CREDITS, Upstream};
+use super::upstream::{self, RESPONSE_CREDITS, Upstream};
+use super::wsgrip::{self, EXTENSIONS};
 use super::{Outcome, REQUEST_CREDITS, Request, rewrite};
 use crate::outgoing;
+
+mod relay;
 
 /// Message payload bytes counted against credits.
 fn payload_len(p: &Packet) -> usize {
     p.body_bytes().len()
 }
 
-/// Takes the next packet that fits in `available` credits: a control packet or a whole
-/// message as is, or the first `available` bytes of a larger message as a fragment
-/// (`more`), leaving the rest queued. `None` when nothing can go now.
-pub(super) fn next_within(queue: &mut VecDeque<Packet>, available: usize) -> Option<Packet> {
-    let front = queue.front_mut()?;
+/// How much of a queued packet fits in the credits available.
+enum Fit {
+    /// All of it (or it is not a message and needs no credits).
+    Whole,
+    /// This first part, as a fragment (`more`); the rest stays.
+    Part(Box<Packet>),
+    /// Nothing now.
+    Nothing,
+}
+
+/// Splits `front` to fit `available` credits: a control packet or a whole message fits
+/// as is, a larger message gives its first `available` bytes as a fragment.
+fn fit(front: &mut Packet, available: usize) -> Fit {
     if front.ptype != PacketType::Data || payload_len(front) <= available {
-        return queue.pop_front();
+        return Fit::Whole;
     }
     if available == 0 {
-        return None;
+        return Fit::Nothing;
     }
-    let body = front.body.as_mut()?;
+    let Some(body) = front.body.as_mut() else {
+        return Fit::Whole;
+    };
     let part = body.split_to(available);
-    let fragment = Packet {
+    Fit::Part(Box::new(Packet {
         body: Some(part),
         more: true,
         content_type: front.content_type.take(),
         ..Packet::default()
-    };
-    Some(fragment)
+    }))
+}
+
+/// Takes the next packet that fits in `available` credits: a control packet or a whole
+/// message as is, or the first `available` bytes of a larger message as a fragment
+/// (`more`), leaving the rest queued. `None` when nothing can go now.
+pub(super) fn next_within(queue: &mut VecDeque<Packet>, available: usize) -> Option<Packet> {
+    match fit(queue.front_mut()?, available) {
+        Fit::Whole => queue.pop_front(),
+        Fit::Part(p) => Some(*p),
+        Fit::Nothing => None,
+    }
 }
 
 /// A packet to forward: the fields that carry over between the two sides.
@@ -73,6 +102,14 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
         target,
         rewrite(req),
     );
+    let mut headers = origin.headers;
+    // extensions are not proxied (we may not know them); GRIP routes offer `grip`
+    headers.retain(|(n, _)| !n.eq_ignore_ascii_case(EXTENSIONS));
+    if req.route.grip {
+        headers.push((Bytes::from_static(EXTENSIONS), Bytes::from_static(b"grip")));
+    }
+    // a trusted client (or a route without GRIP) does GRIP itself
+    let pass_grip = req.trusted_client || !req.route.grip;
     let first = Packet {
         ext: Ext {
             multi: true,
@@ -80,8 +117,7 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
         },
         uri: Some(Bytes::from(origin.uri.to_string())),
         headers: Some(
-            origin
-                .headers
+            headers
                 .iter()
                 .map(|(n, v)| Header::new(n.clone(), v.clone()))
                 .collect(),
@@ -138,112 +174,51 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
             }
         }
     };
+
+    // the origin's extensions: only `grip` matters, and only a trusted client sees it
+    let mut headers = accept.headers.clone().unwrap_or_default();
+    let extensions: Vec<outgoing::Header> = headers
+        .iter()
+        .filter(|h| h.is(EXTENSIONS))
+        .map(|h| (h.name.clone(), h.value.clone()))
+        .collect();
+    headers.retain(|h| !h.is(EXTENSIONS));
+    let grip = wsgrip::grip_extension(&extensions);
+    let prefix = match &grip {
+        Some(ext) if pass_grip => {
+            headers.push(Header::new(Bytes::from_static(EXTENSIONS), ext.raw.clone()));
+            None
+        }
+        Some(ext) => {
+            tracing::debug!(prefix = %String::from_utf8_lossy(&ext.prefix), "grip enabled");
+            Some(ext.prefix.clone())
+        }
+        None => None,
+    };
+    let control = match &conn.shared.wscontrol {
+        Some(handle) if grip.is_some() || !target.subscriptions.is_empty() => {
+            let cid = Bytes::from(uuid::Uuid::new_v4().to_string());
+            wsgrip::register(handle, cid, req, target, true).await
+        }
+        _ => None,
+    };
+
     let mut p = conn.packet(PacketType::Data);
     p.ext.multi = true;
     p.code = accept.code;
     p.reason = accept.reason.clone();
-    p.headers = accept.headers.clone();
+    p.headers = Some(headers);
     p.credits = Some(REQUEST_CREDITS);
     conn.in_window.grant(REQUEST_CREDITS);
     if !conn.send(p).await {
         up.cancel().await;
+        if let Some(c) = control {
+            c.finish();
+        }
         return Outcome::Gone;
     }
     super::respond::log_request(conn, req, &name, "code=101");
 
-    // messages
-    let mut to_origin: VecDeque<Packet> = VecDeque::new();
-    let mut to_client: VecDeque<Packet> = VecDeque::new();
-    let (mut client_closed, mut origin_closed) = (false, false);
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    loop {
-        tokio::select! {
-            ev = conn.recv() => match ev {
-                ConnEvent::Ws(p) => to_origin.push_back(relay(&p)),
-                ConnEvent::Body { data, more } => to_origin.push_back(Packet {
-                    body: Some(data),
-                    more,
-                    ..Packet::default()
-                }),
-                ConnEvent::Credit | ConnEvent::HandoffProceed => {}
-                ConnEvent::Gone => {
-                    up.cancel().await;
-                    return Outcome::Done;
-                }
-            },
-            p = up.recv_packet(), if !up.done => {
-                let Some(p) = p else {
-                    conn.cancel().await;
-                    return Outcome::Done;
-                };
-                match p.ptype {
-                    PacketType::Data | PacketType::Close | PacketType::Ping | PacketType::Pong => {
-                        to_client.push_back(relay(&p));
-                    }
-                    PacketType::Error | PacketType::Cancel => {
-                        up.done = true;
-                        conn.cancel().await;
-                        return Outcome::Done;
-                    }
-                    _ => {}
-                }
-            }
-            _ = tick.tick() => {
-                let now = Instant::now();
-                if now.duration_since(conn.last_recv) > PEER_TIMEOUT {
-                    debug!("client side silent too long; ending websocket");
-                    up.cancel().await;
-                    return Outcome::Done;
-                }
-                if now.duration_since(conn.last_sent) >= KEEP_ALIVE && !conn.keep_alive(false).await {
-                    up.cancel().await;
-                    return Outcome::Done;
-                }
-                if now.duration_since(up.last_sent) >= KEEP_ALIVE {
-                    let _ = up.send_next(Packet::new(PacketType::KeepAlive)).await;
-                }
-            }
-        }
-        // client → origin, within zurl's credits
-        while let Some(p) = next_within(&mut to_origin, up.credits.available() as usize) {
-            let n = payload_len(&p);
-            let data = p.ptype == PacketType::Data;
-            if data {
-                let _ = up.credits.take(n);
-            }
-            client_closed |= p.ptype == PacketType::Close;
-            if !up.send_next(p).await {
-                return Outcome::Gone;
-            }
-            if data && !conn.grant(u32::try_from(n).unwrap_or(u32::MAX)).await {
-                up.cancel().await;
-                return Outcome::Gone;
-            }
-        }
-        // origin → client, within the client's credits
-        while let Some(p) = next_within(&mut to_client, conn.out_credits.available() as usize) {
-            let n = payload_len(&p);
-            let data = p.ptype == PacketType::Data;
-            if data {
-                let _ = conn.out_credits.take(n);
-            }
-            origin_closed |= p.ptype == PacketType::Close;
-            let mut out = conn.packet(p.ptype.clone());
-            out.body = p.body;
-            out.more = p.more;
-            out.content_type = p.content_type;
-            out.code = p.code;
-            if !conn.send(out).await {
-                up.cancel().await;
-                return Outcome::Gone;
-            }
-            if data && !up.grant(n).await {
-                return Outcome::Gone;
-            }
-        }
-        if client_closed && origin_closed {
-            up.done = true;
-            return Outcome::Done;
-        }
-    }
+    relay::run(conn, up, control, prefix).await;
+    Outcome::Done
 }

@@ -264,6 +264,31 @@ fn mongrel2_always_gets_m2adapter_in_front_of_the_proxy() {
 }
 
 #[test]
+fn mongrel2_gets_our_m2adapter_unless_the_real_one_is_asked_for() {
+    // services without m2adapter and no m2adapter_bin: ours; listing m2adapter (1.36's
+    // way) or setting m2adapter_bin: the real one.
+    for (services, extra, program) in [
+        ("mongrel2,pushpin-proxy", "", DEFAULT_M2ADAPTER_RS_BIN),
+        ("mongrel2,m2adapter,pushpin-proxy", "", "m2adapter"),
+        (
+            "mongrel2,pushpin-proxy",
+            "m2adapter_bin=/usr/bin/m2adapter\n",
+            "/usr/bin/m2adapter",
+        ),
+    ] {
+        let cfg = config(&format!(
+            "[runner]\nservices={services}\nhttp_port=1\n{extra}"
+        ));
+        let plan = build(&cfg, &opts(), &env()).unwrap();
+        assert_eq!(
+            child(&plan, "m2a").program,
+            Path::new(program),
+            "{services} {extra}"
+        );
+    }
+}
+
+#[test]
 fn files_named_after_the_service_names_as_written() {
     let cfg = config(
         "[global]\nrundir=/r\n[runner]\nservices=connmgr,proxy,handler\nhttp_port=1\nlogdir=/l\n",

@@ -118,7 +118,7 @@ fn request_head_like_libcurl() {
     );
     assert_eq!(
         &b[..],
-        &b"POST /p?q=1 HTTP/1.1\r\nHost: 127.0.0.1:80\r\nAccept: */*\r\nAccept-Encoding: gzip\r\nX-Custom: 1\r\nContent-Length: 3\r\n\r\n"[..]
+        &b"POST /p?q=1 HTTP/1.1\r\nHost: 127.0.0.1:80\r\nAccept: */*\r\nAccept-Encoding: deflate, gzip, br, zstd\r\nX-Custom: 1\r\nContent-Length: 3\r\n\r\n"[..]
     );
     let mut b = BytesMut::new();
     write_head(
@@ -132,7 +132,26 @@ fn request_head_like_libcurl() {
     );
     assert_eq!(
         &b[..],
-        &b"POST / HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nX-Custom: 1\r\nTransfer-Encoding: chunked\r\n\r\n"[..]
+        &b"POST / HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nAccept-Encoding: deflate, gzip, br, zstd\r\nX-Custom: 1\r\nTransfer-Encoding: chunked\r\n\r\n"[..]
+    );
+    let mut b = BytesMut::new();
+    let with_accept = [
+        Header::new("Accept", "text/plain"),
+        Header::new("Content-Encoding", "gzip"),
+        Header::new("X-A", "1"),
+    ];
+    write_head(
+        &mut b,
+        b"GET",
+        b"/",
+        b"h",
+        &with_accept,
+        RequestFraming::None,
+        false,
+    );
+    assert_eq!(
+        &b[..],
+        &b"GET / HTTP/1.1\r\nHost: h\r\nAccept-Encoding: deflate, gzip, br, zstd\r\nAccept: text/plain\r\nX-A: 1\r\n\r\n"[..]
     );
     assert_eq!(&chunk(b"abc")[..], b"3\r\nabc\r\n");
     assert!(!valid_header(&Header::new("X", "a\r\nb")));

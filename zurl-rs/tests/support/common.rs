@@ -57,11 +57,16 @@ pub(crate) fn conf_text(dir: &Path, extra: &str) -> String {
 }
 
 pub(crate) async fn start_zurl(extra: &str) -> Zurl {
+    start_zurl_with(extra, zurl_rs::Options::default()).await
+}
+
+/// [`start_zurl`] with settings zurl.conf has no key for.
+pub(crate) async fn start_zurl_with(extra: &str, options: zurl_rs::Options) -> Zurl {
     let dir = tempfile::tempdir().unwrap();
     let text = conf_text(dir.path(), extra);
     let config = pushpin_config::zurl::parse(&text, &dir.path().join("zurl.conf")).unwrap();
     let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(zurl_rs::run(config, async {
+    let task = tokio::spawn(zurl_rs::run_with(config, options, async {
         let _ = rx.await;
     }));
     Zurl {
@@ -312,10 +317,20 @@ pub(crate) fn headers(list: &[(&str, &str)]) -> Vec<Header> {
         .collect()
 }
 
+/// `hello from origin\n`, gzip-compressed (mtime 0).
+pub(crate) const GZIP_HELLO: &[u8] = &[
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x57,
+    0x48, 0x2b, 0xca, 0xcf, 0x55, 0xc8, 0x2f, 0xca, 0x4c, 0xcf, 0xcc, 0xe3, 0x02, 0x00, 0xab, 0xbc,
+    0xa8, 0xa0, 0x12, 0x00, 0x00, 0x00,
+];
+
 /// A scripted HTTP/1.1 origin. Paths:
 /// `/hello` (18-byte text), `/big?n=N` (N x's), `/chunked` (3 chunks), `/echo` (body back),
 /// `/headers` (request head back), `/slow` (never answers), `/redirect` (302 → /hello),
-/// `/loop` (302 → /loop), `/close` (HTTP/1.0, close-delimited), `/status/N`.
+/// `/loop` (302 → /loop), `/close` (HTTP/1.0, close-delimited), `/status/N`,
+/// `/gzip` ([`GZIP_HELLO`] with `Content-Encoding: gzip` and its `Content-Length`),
+/// `/gzip-chunked` (the same, chunked), `/bad-gzip` (a body that is not gzip),
+/// `/unknown-coding` (`Content-Encoding: foo`).
 pub(crate) struct Origin {
     pub(crate) addr: SocketAddr,
     pub(crate) connections: Arc<AtomicUsize>,
@@ -489,6 +504,32 @@ async fn serve_conn(mut sock: TcpStream) {
                 return;
             }
             "/head-only" => b"HTTP/1.1 204 No Content\r\nX-Origin: yes\r\n\r\n".to_vec(),
+            "/gzip" => {
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                    GZIP_HELLO.len()
+                )
+                .into_bytes();
+                r.extend_from_slice(GZIP_HELLO);
+                r
+            }
+            "/gzip-chunked" => {
+                let (a, b) = GZIP_HELLO.split_at(20);
+                let mut r = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                for piece in [a, b] {
+                    r.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                    r.extend_from_slice(piece);
+                    r.extend_from_slice(b"\r\n");
+                }
+                r.extend_from_slice(b"0\r\n\r\n");
+                r
+            }
+            "/bad-gzip" => {
+                b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 23\r\n\r\nthis is not gzip at all".to_vec()
+            }
+            "/unknown-coding" => {
+                b"HTTP/1.1 200 OK\r\nContent-Encoding: foo\r\nContent-Length: 5\r\n\r\nhello".to_vec()
+            }
             _ if p.starts_with("/status/") => {
                 let code = &p["/status/".len()..];
                 format!("HTTP/1.1 {code} Custom Reason\r\nContent-Length: 3\r\n\r\nabc")
@@ -564,4 +605,42 @@ pub(crate) async fn ws_origin() -> (u16, tokio::task::JoinHandle<()>) {
         }
     });
     (port, task)
+}
+
+/// A loopback listener whose accept queue is full, so that a new connection's SYNs go
+/// unanswered and its connect hangs (until the kernel gives up, about 130 s on Linux).
+/// Keep it (and the connections filling it) alive while it is used.
+pub(crate) struct HungListener {
+    pub(crate) port: u16,
+    _listener: TcpListener,
+    _filling: Vec<TcpStream>,
+}
+
+pub(crate) async fn hung_listener() -> HungListener {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    // Backlog 0: Linux queues one connection, then drops further SYNs.
+    let listener = socket.listen(0).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut filling = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(
+            Duration::from_millis(300),
+            TcpStream::connect(("127.0.0.1", port)),
+        )
+        .await
+        {
+            Ok(Ok(s)) => filling.push(s),
+            Ok(Err(e)) => panic!("connect to the backlog listener: {e}"),
+            // This connect hangs: the queue is full.
+            Err(_) => {
+                return HungListener {
+                    port,
+                    _listener: listener,
+                    _filling: filling,
+                };
+            }
+        }
+    }
+    panic!("the accept queue never filled");
 }

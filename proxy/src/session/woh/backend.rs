@@ -8,7 +8,6 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use pushpin_grip::params::{ParseMode, parse_params, split_list};
 
 use super::events::{self, Event};
 use super::post;
@@ -18,8 +17,6 @@ use crate::outgoing::{self, Header};
 pub(super) const EVENTS_TYPE: &[u8] = b"application/websocket-events";
 /// Smallest honoured `Keep-Alive-Interval` (1.36).
 pub(super) const MIN_KEEP_ALIVE_INTERVAL: u64 = 20;
-/// Default GRIP message prefix.
-pub(super) const DEFAULT_PREFIX: &[u8] = b"m:";
 
 /// A request to the backend, owning everything it needs.
 pub(super) type PostFuture =
@@ -107,13 +104,7 @@ pub(super) fn keep_alive_interval(headers: &[Header]) -> Option<Option<Duration>
 
 /// The `grip` extension's message prefix when the backend accepted it.
 pub(super) fn grip_prefix(headers: &[Header]) -> Option<Bytes> {
-    headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case(b"Sec-WebSocket-Extensions"))
-        .flat_map(|(_, v)| split_list(v))
-        .filter_map(|e| parse_params(e, ParseMode::NoParseFirstParameter))
-        .find(|p| p.first() == Some(b"grip".as_slice()))
-        .map(|p| Bytes::copy_from_slice(p.get(b"message-prefix").unwrap_or(DEFAULT_PREFIX)))
+    crate::session::wsgrip::grip_extension(headers).map(|e| e.prefix)
 }
 
 /// Client request headers the backend must not see from the client (1.36).
