@@ -5,11 +5,15 @@
 //! identity, which brings credits, keep-alives, cancels and handoff answers
 //! (`spec/zhttp.md` §2.1, §9).
 //!
-//! Two tasks, so socket calls run beside the engine on the other core. The
-//! sender takes batches of frames from a bounded channel and queues them with
-//! as few wake-ups as possible; PUB drops at its HWM (101000, as 1.36). The
-//! receiver decodes packets (bad ones are logged and skipped) and forwards
-//! them to the engine in batches, waiting when the engine queue is full.
+//! The sender runs on its own thread (`pushpin-handler-out`, a one-thread
+//! runtime): it takes batches of frames from a bounded channel and queues
+//! them with as few wake-ups as possible, on the other core while the engine
+//! is still encoding a fan-out. As a task of the main runtime it would sit in
+//! the engine's worker's LIFO slot, which other workers cannot steal, and
+//! start only once the whole fan-out had been encoded. PUB drops at its HWM
+//! (101000, as 1.36). The receiver, a task, decodes packets (bad ones are
+//! logged and skipped) and forwards them to the engine in batches, waiting
+//! when the engine queue is full.
 
 use std::collections::VecDeque;
 
@@ -20,8 +24,34 @@ use tracing::{debug, warn};
 
 use crate::engine::Event;
 
+/// Runs [`send_loop`] on a dedicated thread; resolves when it ends.
+pub(crate) async fn send_thread(
+    socket: AsyncSocket,
+    frames: mpsc::Receiver<Vec<Multipart>>,
+) -> anyhow::Result<()> {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let span = tracing::Span::current();
+    let thread = std::thread::Builder::new()
+        .name("pushpin-handler-out".into())
+        .spawn(move || {
+            let _entered = span.enter();
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(send_loop(socket, frames)));
+            let _gone = done_tx.send(result);
+        })?;
+    let result = done_rx
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("connection manager sender thread panicked")));
+    // the thread has finished (or panicked) once the sender is gone
+    let _joined = thread.join();
+    result
+}
+
 /// Sends engine frames to the connection manager.
-pub(crate) async fn send_loop(
+async fn send_loop(
     mut socket: AsyncSocket,
     mut frames: mpsc::Receiver<Vec<Multipart>>,
 ) -> anyhow::Result<()> {

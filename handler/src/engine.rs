@@ -5,9 +5,12 @@
 //!
 //! Work is split over both cores: the socket tasks decode on their side and
 //! the engine only encodes; frames leave in batches over a bounded channel to
-//! the PUB sender task ([`crate::connmgr`]), which does the libzmq calls.
+//! the PUB sender thread ([`crate::connmgr`]), which does the libzmq calls —
+//! during a large fan-out every 256 frames, so sending overlaps encoding.
 //! When that channel is full the engine waits (backpressure), so nothing is
-//! dropped between engine and socket.
+//! dropped between engine and socket; the per-session bound on packets in
+//! flight ([`crate::session::MAX_IN_FLIGHT_PACKETS`]) keeps the PUB socket
+//! below its HWM, where it would drop.
 //!
 //! Fan-out encodes one packet per subscriber (each carries its own id and
 //! seq) but shares the published body (`Bytes`) without copying it until the
@@ -31,7 +34,7 @@ use crate::Stats;
 use crate::ordering::{IdCache, Sequencer};
 use crate::ratelimit::RateLimiter;
 use crate::response::timeout_response;
-use crate::session::{Client, Hold, Outbox, Session, SubChannel};
+use crate::session::{Backlog, Client, Hold, Outbox, Session, SubChannel};
 use crate::stats::{StatsOut, StatsSettings};
 
 /// The channel bookkeeping for [`detach_channels`], borrowed field by field
@@ -116,6 +119,11 @@ const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(45);
 const SESSION_EXPIRY: Duration = Duration::from_secs(120);
 /// Most ids in one batched keep-alive packet.
 const KEEP_ALIVE_BATCH: usize = 128;
+/// Time from a channel's first subscription to the refresh of its holds:
+/// 1.36's 1 s `SUBSCRIBED_DELAY` plus the ~100 ms its update rate limiter
+/// collects the first batch for (measured ≈1.05–1.15 s, `spec/grip.md`
+/// §5.2). A 1 s response-hold timeout thus still wins, as in 1.36.
+const REFRESH_DELAY: Duration = Duration::from_millis(1100);
 /// Most events handled before the outbox is flushed.
 const EVENT_BATCH: usize = 256;
 
@@ -127,6 +135,9 @@ struct ChannelSubs {
     /// The last response hold left: the channel stays subscribed until then
     /// (`subscription_linger`, `spec/publishing.md` §9).
     response_linger: Option<Instant>,
+    /// When the new-subscription refresh of this channel's holds is due
+    /// (`spec/grip.md` §5.2); `None` once done.
+    refresh_at: Option<Instant>,
 }
 
 impl ChannelSubs {
@@ -173,6 +184,10 @@ pub(crate) struct Engine {
     counters: Stats,
     stats: StatsOut,
     limiter: RateLimiter,
+    /// Room for body writes queued beyond each session's own allowance.
+    backlog: Backlog,
+    /// Drops since the last warning about them.
+    drops: DropLog,
     connection_seconds: u64,
     /// Channel subscription changes not yet passed to the SUB socket task
     /// (coalesced per channel, so bounded by the number of channels).
@@ -180,6 +195,10 @@ pub(crate) struct Engine {
     ws_sessions: HashMap<u64, ws::WsSession>,
     ws_by_cid: HashMap<Bytes, u64>,
     ws_out: Vec<WsControlItem>,
+    /// New subscriptions whose holds are refreshed [`REFRESH_DELAY`]
+    /// after they began, oldest first (one entry per new subscription, so
+    /// bounded by the channels subscribed within that delay).
+    refreshes: std::collections::VecDeque<(Instant, Bytes)>,
     intreqs: HashMap<Bytes, link::Fetch>,
     intreq_out: Vec<Bytes>,
     intreq_counter: u64,
@@ -195,10 +214,19 @@ impl Engine {
             ws_sessions: HashMap::new(),
             ws_by_cid: HashMap::new(),
             ws_out: Vec::new(),
+            refreshes: std::collections::VecDeque::new(),
             intreqs: HashMap::new(),
             intreq_out: Vec::new(),
             intreq_counter: 0,
             limiter: RateLimiter::new(settings.message_rate, settings.message_hwm),
+            backlog: Backlog::new(
+                settings
+                    .message_hwm
+                    .filter(|h| *h > 0)
+                    .and_then(|h| usize::try_from(h).ok())
+                    .unwrap_or(crate::ratelimit::MAX_QUEUED),
+            ),
+            drops: DropLog::default(),
             stats: StatsOut::new(
                 settings.stats.clone(),
                 settings.from.clone(),
@@ -232,6 +260,7 @@ impl Engine {
             intreq,
             counters,
         } = outputs;
+        self.out = Outbox::with_early(frames.clone());
         let mut tick = tokio::time::interval(KEEP_ALIVE_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -242,6 +271,7 @@ impl Engine {
                 .into_iter()
                 .chain(self.sequencer.next_deadline())
                 .chain(self.limiter.next_deadline())
+                .chain(self.refreshes.front().map(|(t, _)| *t))
                 .min();
             tokio::select! {
                 ev = events.recv() => {
@@ -380,7 +410,7 @@ impl Engine {
         let token = self.next_token;
         self.next_token = self.next_token.wrapping_add(1);
         self.counters.accepted = self.counters.accepted.saturating_add(1);
-        let mut s = Session::new(client, hold, now);
+        let mut s = Session::new(client, hold, self.backlog.clone(), now);
         let from = self.settings.from.clone();
         s.send_keep_alive(&from, &mut self.out, now);
         let has_prev_id = s.channels.iter().any(|c| c.prev_id.is_some());
@@ -479,10 +509,7 @@ impl Engine {
     fn attach_names(&mut self, token: u64, mode: HoldMode, names: &[Bytes]) {
         for name in names {
             self.sequencer.subscribed(name);
-            let subs = self.channels.entry(name.clone()).or_insert_with(|| {
-                self.sub_changes.insert(name.clone(), true);
-                ChannelSubs::default()
-            });
+            let subs = self.subscribe_channel(name);
             let set = match mode {
                 HoldMode::Stream => &mut subs.stream,
                 HoldMode::Response => &mut subs.response,
@@ -493,6 +520,52 @@ impl Engine {
                 subs.response_linger = None;
             }
             self.stats.subscribers(sub_mode(mode), name, count);
+        }
+    }
+
+    /// The subscriber sets of `name`; a channel nobody held before is
+    /// subscribed (SUB socket) and its refresh scheduled.
+    fn subscribe_channel(&mut self, name: &Bytes) -> &mut ChannelSubs {
+        self.channels.entry(name.clone()).or_insert_with(|| {
+            self.sub_changes.insert(name.clone(), true);
+            let at = Instant::now() + REFRESH_DELAY;
+            self.refreshes.push_back((at, name.clone()));
+            ChannelSubs {
+                refresh_at: Some(at),
+                ..ChannelSubs::default()
+            }
+        })
+    }
+
+    /// The new-subscription refresh (`spec/grip.md` §5.2): a channel's first
+    /// subscription became active a moment ago, so items published between
+    /// the backend's answer and that moment may be missing; every response
+    /// hold on the channel is sent back to the backend (a retry, as for a
+    /// `hint`), every stream hold with a next link fetches it.
+    fn refresh_new_subscriptions(&mut self, now: Instant) {
+        while let Some((at, _)) = self.refreshes.front() {
+            if *at > now {
+                break;
+            }
+            let Some((at, name)) = self.refreshes.pop_front() else {
+                break;
+            };
+            let Some(subs) = self.channels.get_mut(&name) else {
+                continue;
+            };
+            if subs.refresh_at != Some(at) {
+                continue;
+            }
+            subs.refresh_at = None;
+            let response: Vec<u64> = subs.response.iter().copied().collect();
+            let stream: Vec<u64> = subs.stream.iter().copied().collect();
+            debug!(channel = %String::from_utf8_lossy(&name), holds = response.len() + stream.len(), "refreshing holds of a new subscription");
+            for token in response {
+                self.start_retry(token, now);
+            }
+            for token in stream {
+                self.fetch_next_link(token);
+            }
         }
     }
 
@@ -671,6 +744,7 @@ impl Engine {
             self.deliver(item, now);
         }
         self.release_limited(now);
+        self.refresh_new_subscriptions(now);
         let from = self.settings.from.clone();
         while let Some(&(at, token)) = self.timers.first() {
             if at > now {
@@ -776,7 +850,6 @@ impl Engine {
                 p.ext.multi = true;
                 p.ids = pushpin_zhttp::Ids::Many(chunk.to_vec());
                 self.out
-                    .frames
                     .push(Multipart::from(pushpin_zhttp::framing::pub_frame(
                         &sender, &p,
                     )));
@@ -799,6 +872,40 @@ const fn sub_mode(mode: HoldMode) -> SubscriptionMode {
     match mode {
         HoldMode::Response => SubscriptionMode::Response,
         HoldMode::Stream => SubscriptionMode::Stream,
+    }
+}
+
+/// Least time between two warnings about dropped deliveries.
+const DROP_WARN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Deliveries dropped because a session's queue and the shared backlog
+/// (`message_hwm`) were full: every drop is counted in [`Stats::dropped`],
+/// and a warning with the count goes out at most once per
+/// [`DROP_WARN_INTERVAL`] so an overload does not also flood the log.
+#[derive(Debug, Default)]
+struct DropLog {
+    unreported: u64,
+    last_warn: Option<Instant>,
+}
+
+impl DropLog {
+    fn dropped(&mut self, channel: &str, backlog: &Backlog, now: Instant) {
+        self.unreported = self.unreported.saturating_add(1);
+        if self
+            .last_warn
+            .is_some_and(|t| now.saturating_duration_since(t) < DROP_WARN_INTERVAL)
+        {
+            return;
+        }
+        warn!(
+            channel,
+            dropped = self.unreported,
+            hwm = backlog.max(),
+            queued = backlog.used(),
+            "session queue full and message_hwm reached; items dropped"
+        );
+        self.unreported = 0;
+        self.last_warn = Some(now);
     }
 }
 

@@ -102,7 +102,8 @@ pub struct Stats {
     pub received: u64,
     /// Deliveries made to sessions.
     pub sent: u64,
-    /// Deliveries dropped because a session queue was full.
+    /// Deliveries dropped because a limit was reached: a session's queue
+    /// and the shared `message_hwm` backlog, or the rate limiter's queue.
     pub dropped: u64,
     /// Items dropped as duplicates (`id_cache_ttl`).
     pub duplicates: u64,
@@ -418,7 +419,7 @@ impl Handler {
             counters: stats_tx,
         };
         pending.push(Box::pin(engine.run(ev_rx, outputs)));
-        pending.push(Box::pin(connmgr::send_loop(out_pub, frame_rx)));
+        pending.push(Box::pin(connmgr::send_thread(out_pub, frame_rx)));
         pending.push(Box::pin(connmgr::recv_loop(in_router, ev_tx.clone())));
         let settings = AcceptSettings {
             subscription_max: usize::try_from(c.connection_subscription_max).unwrap_or(usize::MAX),

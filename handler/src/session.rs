@@ -4,31 +4,117 @@
 //!
 //! A session continues the proxy's sequence numbers (`out-seq`, `in-seq`)
 //! and credit window (`out-credits`). Body bytes beyond the window wait in a
-//! bounded queue ([`MAX_PENDING_ITEMS`] writes, as 1.36's 100-item session
-//! queue); when it is full a new write is dropped and counted by the caller.
-//! Every packet is encoded at once into an [`Outbox`] frame; nothing here
-//! does I/O.
+//! queue: each session may always queue [`MAX_PENDING_ITEMS`] writes (1.36's
+//! 100-item session queue), and more only while the handler-wide
+//! [`Backlog`] (sized by `message_hwm`) has room. A write that fits neither is
+//! dropped and counted by the caller, so a publisher faster than the credit
+//! round trip loses nothing below the configured limit. Queued writes leave
+//! coalesced, as many as the credits allow per packet (1.36 sends its whole
+//! buffered body up to the credits too). Every packet is encoded at once into
+//! an [`Outbox`] frame; nothing here does I/O.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use pushpin_grip::{HoldMode, KeepAlive};
 use pushpin_internal::{InspectInfo, RequestData};
 use pushpin_zhttp::session::SeqState;
 use pushpin_zhttp::{Header, Id, Ids, Packet, PacketType, framing};
 use pushpin_zmq::Multipart;
+use tokio::sync::mpsc;
+
+/// Most data packets of one session on their way to the connection manager
+/// (sent, their bytes not yet credited back). Credits bound the bytes in
+/// flight but not the packets: small writes sent one per packet as credits
+/// trickle back could put more packets in flight, over all sessions, than
+/// the PUB socket's HWM (101000), and PUB drops silently: the connection
+/// manager then sees a seq gap and ends the session. Past this bound writes
+/// wait in the queue and leave coalesced when credits return.
+pub(crate) const MAX_IN_FLIGHT_PACKETS: usize = 4;
 
 /// Most body writes a session queues while it has no credits (1.36: 100).
 pub(crate) const MAX_PENDING_ITEMS: usize = 100;
 
+/// The handler-wide allowance for body writes queued beyond a session's
+/// [`MAX_PENDING_ITEMS`] (each session holds its share and returns it as the
+/// writes leave or the session ends). Shared by every session of one engine.
+#[derive(Debug, Clone)]
+pub(crate) struct Backlog {
+    used: Arc<AtomicUsize>,
+    max: usize,
+}
+
+impl Backlog {
+    /// An allowance of `max` writes.
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            used: Arc::new(AtomicUsize::new(0)),
+            max,
+        }
+    }
+
+    /// The writes queued beyond the per-session allowance now.
+    pub(crate) fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// The allowance.
+    pub(crate) const fn max(&self) -> usize {
+        self.max
+    }
+
+    fn try_take(&self) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                (u < self.max).then(|| u.saturating_add(1))
+            })
+            .is_ok()
+    }
+
+    fn release(&self, n: usize) {
+        if n > 0 {
+            self.used.fetch_sub(n, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Frames encoded for the connection manager's PUB socket, flushed by the
-/// engine after each batch of events.
+/// engine after each batch of events. While one event produces many frames
+/// (a fan-out), every [`OUTBOX_CHUNK`] frames are handed to the sender early
+/// when its queue has room, so the connection manager starts writing to the
+/// first subscribers while the last ones are still being encoded; when the
+/// queue is full they stay here for the engine's (waiting) flush.
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
     /// One message per packet: `"<sender> T..."`.
     pub(crate) frames: Vec<Multipart>,
+    early: Option<mpsc::Sender<Vec<Multipart>>>,
+}
+
+/// Frames after which an [`Outbox`] tries to hand its frames over early.
+pub(crate) const OUTBOX_CHUNK: usize = 256;
+
+impl Outbox {
+    /// An outbox that hands full chunks to `early` when it has room.
+    pub(crate) fn with_early(early: mpsc::Sender<Vec<Multipart>>) -> Self {
+        Self {
+            frames: Vec::new(),
+            early: Some(early),
+        }
+    }
+
+    /// Adds one frame.
+    pub(crate) fn push(&mut self, frame: Multipart) {
+        self.frames.push(frame);
+        if self.frames.len() >= OUTBOX_CHUNK {
+            if let Some(Ok(permit)) = self.early.as_ref().map(mpsc::Sender::try_reserve) {
+                permit.send(std::mem::take(&mut self.frames));
+            }
+        }
+    }
 }
 
 /// A response: status, reason, headers, body.
@@ -152,14 +238,27 @@ pub(crate) struct Session {
     pub(crate) last_recv: Instant,
     seq: SeqState,
     credits: u32,
+    /// Body sizes of the data packets in flight, oldest first (credits come
+    /// back in the order the bytes were written).
+    in_flight: VecDeque<usize>,
     pending: VecDeque<Bytes>,
+    /// Slots of `backlog` this session holds (at most the writes queued
+    /// beyond [`MAX_PENDING_ITEMS`]).
+    overflow: usize,
+    backlog: Backlog,
     ending: bool,
     end_sent: bool,
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.backlog.release(self.overflow);
+    }
+}
+
 impl Session {
     /// A session continuing the proxy's ZHTTP state.
-    pub(crate) fn new(client: Client, hold: &Hold, now: Instant) -> Self {
+    pub(crate) fn new(client: Client, hold: &Hold, backlog: Backlog, now: Instant) -> Self {
         Self {
             seq: SeqState::resume(client.out_seq, client.in_seq),
             credits: client.out_credits,
@@ -176,7 +275,10 @@ impl Session {
             keep_alive_at: None,
             last_send: now,
             last_recv: now,
+            in_flight: VecDeque::new(),
             pending: VecDeque::new(),
+            overflow: 0,
+            backlog,
             ending: false,
             end_sent: false,
         }
@@ -194,8 +296,20 @@ impl Session {
     }
 
     /// Adds credits granted by the connection manager.
-    pub(crate) const fn grant(&mut self, credits: u32) {
+    pub(crate) fn grant(&mut self, credits: u32) {
         self.credits = self.credits.saturating_add(credits);
+        let mut returned = usize::try_from(credits).unwrap_or(usize::MAX);
+        while returned > 0 {
+            let Some(front) = self.in_flight.front_mut() else {
+                break;
+            };
+            if *front > returned {
+                *front -= returned;
+                break;
+            }
+            returned -= *front;
+            self.in_flight.pop_front();
+        }
     }
 
     /// The current `(out-seq, in-seq, out-credits)`.
@@ -218,8 +332,7 @@ impl Session {
     }
 
     fn emit(&mut self, out: &mut Outbox, p: &Packet, now: Instant) {
-        out.frames
-            .push(Multipart::from(framing::pub_frame(&self.client.sender, p)));
+        out.push(Multipart::from(framing::pub_frame(&self.client.sender, p)));
         self.last_send = now;
     }
 
@@ -287,14 +400,26 @@ impl Session {
         if self.ending {
             return false;
         }
-        if self.pending.len() >= MAX_PENDING_ITEMS {
-            return false;
-        }
         if !data.is_empty() {
+            if self.pending.len() >= MAX_PENDING_ITEMS {
+                if !self.backlog.try_take() {
+                    return false;
+                }
+                self.overflow = self.overflow.saturating_add(1);
+            }
             self.pending.push_back(data);
         }
         self.flush(from, out, now);
         true
+    }
+
+    /// Returns backlog slots no longer needed after writes left the queue.
+    fn release_overflow(&mut self) {
+        let excess = self.pending.len().saturating_sub(MAX_PENDING_ITEMS);
+        if self.overflow > excess {
+            self.backlog.release(self.overflow - excess);
+            self.overflow = excess;
+        }
     }
 
     /// Ends the response after the queued body.
@@ -303,19 +428,43 @@ impl Session {
         self.flush(from, out, now);
     }
 
+    /// The next body chunk: queued writes joined up to the credits (the
+    /// last one split when it does not fit).
     fn take_chunk(&mut self) -> Option<Bytes> {
-        if self.credits == 0 {
+        let max = usize::try_from(self.credits).unwrap_or(usize::MAX);
+        if max == 0 || self.in_flight.len() >= MAX_IN_FLIGHT_PACKETS {
             return None;
         }
         let front = self.pending.front_mut()?;
-        let max = usize::try_from(self.credits).unwrap_or(usize::MAX);
-        let chunk = if front.len() <= max {
-            self.pending.pop_front()?
-        } else {
+        let chunk = if front.len() > max {
             front.split_to(max)
+        } else {
+            let first = self.pending.pop_front()?;
+            match self.pending.front() {
+                Some(next) if first.len() < max => {
+                    let mut buf = BytesMut::with_capacity(max.min(first.len() + next.len() * 8));
+                    buf.extend_from_slice(&first);
+                    while buf.len() < max {
+                        let Some(next) = self.pending.front_mut() else {
+                            break;
+                        };
+                        let room = max - buf.len();
+                        if next.len() > room {
+                            buf.extend_from_slice(&next.split_to(room));
+                        } else {
+                            buf.extend_from_slice(next);
+                            self.pending.pop_front();
+                        }
+                    }
+                    buf.freeze()
+                }
+                _ => first,
+            }
         };
         let used = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
         self.credits = self.credits.saturating_sub(used);
+        self.in_flight.push_back(chunk.len());
+        self.release_overflow();
         Some(chunk)
     }
 

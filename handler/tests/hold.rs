@@ -113,9 +113,28 @@ async fn response_hold_delivers_http_response_publish() {
     h.stop().await;
 }
 
+/// Holds a response on `channel` and lets the new-subscription refresh send
+/// it back to the proxy, so that the channel is subscribed (lingering) after.
+async fn subscribe_through_a_refreshed_hold(h: &mut Harness, channel: &str) {
+    let rid = h.rid();
+    let headers = [("Grip-Hold", "response"), ("Grip-Channel", channel)];
+    h.accept_with(&rid, 8192, &headers, "").await.unwrap();
+    let _ka = h.next_packet().await;
+    let hs = h.next_packet().await;
+    assert_eq!(hs.ptype, PacketType::HandoffStart);
+    h.send_packet(&rid, 2, PacketType::HandoffProceed, None)
+        .await;
+    let _retry = tokio::time::timeout(support::WAIT, h.retry.recv())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
 #[tokio::test]
 async fn response_hold_times_out_with_the_instruct_response() {
     let mut h = Harness::start("").await;
+    // on a channel already subscribed, so that no refresh comes first
+    subscribe_through_a_refreshed_hold(&mut h, "t").await;
     let rid = h.rid();
     let headers = [
         ("Grip-Hold", "response"),
@@ -333,5 +352,37 @@ async fn next_link_is_fetched_over_intreq_and_appended() {
     assert_eq!((body(&p).as_str(), p.more), ("page2\n", true));
     let end = h.next_packet().await;
     assert!(!end.more);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn new_subscription_refreshes_its_response_holds_after_a_second() {
+    let mut h = Harness::start("").await;
+    let rid = h.rid();
+    let headers = [("Grip-Hold", "response"), ("Grip-Channel", "fresh")];
+    let held = tokio::time::Instant::now();
+    h.accept_with(&rid, 8192, &headers, "").await.unwrap();
+    let _ka = h.next_packet().await;
+    // the channel was new: ~1.1 s later the hold goes back to the backend
+    let hs = h.next_packet().await;
+    assert_eq!((hs.ptype, hs.seq), (PacketType::HandoffStart, Some(3)));
+    let waited = held.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1000),
+        "refreshed after {waited:?}"
+    );
+    h.send_packet(&rid, 2, PacketType::HandoffProceed, None)
+        .await;
+    let msg = tokio::time::timeout(support::WAIT, h.retry.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let retry = pushpin_internal::RetryPacket::decode(&msg[0], &Default::default()).unwrap();
+    assert_eq!(retry.requests[0].rid.id.as_ref(), rid.as_bytes());
+    // the channel stays subscribed (linger): the next hold is not refreshed
+    let rid = h.rid();
+    h.accept_with(&rid, 8192, &headers, "").await.unwrap();
+    let _ka = h.next_packet().await;
+    h.no_packet(Duration::from_millis(1500)).await;
     h.stop().await;
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use pushpin_grip::publish::FormatKind;
 use pushpin_grip::{HttpResponseFormat, HttpStreamFormat, PublishItem};
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::{Detach, Engine, detach_channels};
 use crate::ratelimit::{Delivery, Transport};
@@ -90,7 +90,7 @@ impl Engine {
             .chain(ws.into_iter().map(|t| (t, Transport::Ws)));
         for (token, transport) in targets {
             if self.limiter.admit(now) {
-                self.deliver_to(token, &item, transport, now);
+                self.deliver_to(token, &item, &channel, transport, now);
             } else if !self.limiter.queue(Delivery {
                 token,
                 item: Arc::clone(&item),
@@ -104,12 +104,20 @@ impl Engine {
     /// Releases rate-limited deliveries whose turn has come.
     pub(super) fn release_limited(&mut self, now: Instant) {
         while let Some(d) = self.limiter.next_ready(now) {
-            self.deliver_to(d.token, &d.item, d.transport, now);
+            let channel = Bytes::from(d.item.channel.clone());
+            self.deliver_to(d.token, &d.item, &channel, d.transport, now);
         }
     }
 
     /// One delivery to one session.
-    fn deliver_to(&mut self, token: u64, item: &PublishItem, transport: Transport, now: Instant) {
+    fn deliver_to(
+        &mut self,
+        token: u64,
+        item: &PublishItem,
+        channel: &Bytes,
+        transport: Transport,
+        now: Instant,
+    ) {
         if transport == Transport::Ws {
             if self.ws_deliver(token, item) {
                 self.counters.sent = self.counters.sent.saturating_add(1);
@@ -121,19 +129,18 @@ impl Engine {
             return;
         }
         let from = self.settings.from.clone();
-        let channel = Bytes::from(item.channel.clone());
         let Some(s) = self.sessions.get_mut(&token) else {
             return;
         };
-        if !s.channels.iter().any(|c| c.name == channel) {
+        if !s.channels.iter().any(|c| c.name == *channel) {
             // unsubscribed while the delivery waited
             return;
         }
-        if !channel_accepts(s, &channel, item) {
+        if !channel_accepts(s, channel, item) {
             // grip.md §7.2: the channel's last id is forgotten; a response
             // hold goes back to the origin, a stream (without a next link)
             // skips the item
-            self.sequencer.forget(&channel);
+            self.sequencer.forget(channel);
             if transport == Transport::Response {
                 self.start_retry(token, now);
             }
@@ -149,7 +156,7 @@ impl Engine {
                     content,
                     content_filters,
                 } => {
-                    if !filters_match(s, &channel, content_filters.as_deref()) {
+                    if !filters_match(s, channel, content_filters.as_deref()) {
                         return;
                     }
                     if s.write(&from, &mut self.out, now, content.clone()) {
@@ -158,7 +165,7 @@ impl Engine {
                         self.reschedule_keep_alive_if_idle(token, now, true);
                     } else {
                         self.counters.dropped = self.counters.dropped.saturating_add(1);
-                        warn!(channel = %item.channel, "session queue full; item dropped");
+                        self.drops.dropped(&item.channel, &self.backlog, now);
                     }
                 }
                 HttpStreamFormat::Close => {
@@ -169,7 +176,7 @@ impl Engine {
             },
             (Transport::Response, _, Some(fmt)) => match fmt {
                 HttpResponseFormat::Send(content) => {
-                    if !filters_match(s, &channel, content.content_filters.as_deref()) {
+                    if !filters_match(s, channel, content.content_filters.as_deref()) {
                         return;
                     }
                     let response = build_response(&s.response, content);

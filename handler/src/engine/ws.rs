@@ -16,7 +16,7 @@ use pushpin_internal::{
 };
 use tracing::{debug, warn};
 
-use super::{ChannelSubs, Engine};
+use super::Engine;
 
 /// Default keep-alive timeout of a `keep-alive` control message, seconds.
 const DEFAULT_WS_KEEP_ALIVE: u32 = 55;
@@ -203,10 +203,7 @@ impl Engine {
         }
         s.channels.push((channel.clone(), filters));
         self.sequencer.subscribed(&channel);
-        let subs = self.channels.entry(channel.clone()).or_insert_with(|| {
-            self.sub_changes.insert(channel.clone(), true);
-            ChannelSubs::default()
-        });
+        let subs = self.subscribe_channel(&channel);
         subs.ws.insert(token);
         let count = subs.ws.len();
         self.stats
