@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use bytes::{Bytes, BytesMut};
 use pushpin_internal::{Known, WsControlItem, WsControlItemKind, WsControlPacket};
 use pushpin_zmq::Multipart;
@@ -150,5 +152,81 @@ async fn websocket_session_subscribes_receives_publishes_and_keep_alives() {
     )
     .await;
     assert_eq!(recv(&mut h).await[0].kind, WsControlItemKind::Cancel);
+    h.stop().await;
+}
+
+/// 1.36 (`engine.cpp` `wsControlIn_readyRead`) returns from a packet at the first `grip`
+/// item whose message does not parse, before writing the packet's answers: no ack for it nor
+/// for the items before it, and the items after it are not processed; changes made by the
+/// earlier items stay. The proxy then cancels the session when the ack times out (8 s).
+#[tokio::test]
+async fn malformed_grip_control_message_is_not_acknowledged() {
+    let mut h = Harness::start("").await;
+    let here = WsControlItemKind::Here {
+        uri: Some(Bytes::from_static(b"ws://example.com/ws")),
+        ttl: Some(60),
+        route: None,
+        separate_stats: false,
+        channel_prefix: None,
+    };
+    send(&mut h, vec![it("c2", None, here)]).await;
+
+    for bad in [
+        r#"{"type": "bogus"}"#,
+        "not json",
+        "[]",
+        r#"{"type": "subscribe"}"#,
+    ] {
+        send(&mut h, vec![grip("c2", "7", bad)]).await;
+        let got = tokio::time::timeout(Duration::from_millis(300), h.ws_from_handler.recv()).await;
+        assert!(got.is_err(), "{bad}: answered {got:?}");
+    }
+
+    send(
+        &mut h,
+        vec![
+            grip("c2", "1", r#"{"type": "subscribe", "channel": "before"}"#),
+            grip("c2", "2", "not json"),
+            grip("c2", "3", r#"{"type": "subscribe", "channel": "after"}"#),
+        ],
+    )
+    .await;
+    let got = tokio::time::timeout(Duration::from_millis(300), h.ws_from_handler.recv()).await;
+    assert!(got.is_err(), "answered {got:?}");
+
+    // the subscription before the bad message was made, the one after it was not
+    for channel in ["after", "before"] {
+        let (code, _) = h
+            .http(
+                "POST",
+                "/publish/",
+                &item_json(
+                    channel,
+                    &format!(r#"{{"ws-message":{{"content":"to {channel}"}}}}"#),
+                ),
+            )
+            .await;
+        assert_eq!(code, 200);
+    }
+    match &recv(&mut h).await[0].kind {
+        WsControlItemKind::Send { message, .. } => assert_eq!(message.as_ref(), b"to before"),
+        other => panic!("{other:?}"),
+    }
+
+    // the session lives on: a valid message is acknowledged
+    send(
+        &mut h,
+        vec![grip(
+            "c2",
+            "4",
+            r#"{"type": "unsubscribe", "channel": "before"}"#,
+        )],
+    )
+    .await;
+    let items = recv(&mut h).await;
+    assert_eq!(
+        (&items[0].kind, items[0].req_id.as_deref()),
+        (&WsControlItemKind::Ack, Some(&b"4"[..]))
+    );
     h.stop().await;
 }

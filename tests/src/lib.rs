@@ -5,5 +5,8 @@
 //! counterparts from Debian (`connmgr_interop.rs`, `proxy_interop.rs`,
 //! `handler_interop.rs`, `zurl_differential.rs`). They start processes themselves, kill
 //! them by PID, bound every wait, and use loopback only. They fail, rather than skip, when
-//! a real component they need is missing (`.ci/run` installs them). They run the binaries
-//! that `cargo test --workspace` builds into `target/<profile>/`.
+//! a real component they need is missing (`.ci/run` installs them); the one exception is
+//! `gripcontrol_publish.rs` (the official Python GRIP library publishing to our handler),
+//! which skips when no Python can import that library, unless `PUSHPIN_TEST_PYTHON` is set
+//! (as `.ci/run` does). They run the binaries that `cargo test --workspace` builds into
+//! `target/<profile>/`.

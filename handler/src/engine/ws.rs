@@ -4,7 +4,10 @@
 //! published `ws-message` items become `send`/`close` items for the proxy.
 //!
 //! Items carrying a `req-id` are acked first, as 1.36 does; items for an
-//! unknown cid (other than `here`) are answered with `cancel`. Sessions not
+//! unknown cid (other than `here`) are answered with `cancel`. A `grip` item
+//! whose message does not parse ends the packet with nothing sent for it, not
+//! even the acks of its earlier items (1.36 returns before writing them; the
+//! proxy then cancels the session when the ack times out). Sessions not
 //! refreshed within their `ttl` are dropped.
 
 use std::time::{Duration, Instant};
@@ -42,6 +45,8 @@ fn item(cid: &Bytes, kind: WsControlItemKind) -> WsControlItem {
 impl Engine {
     /// Handles one packet from the proxy.
     pub(crate) fn ws_packet(&mut self, packet: WsControlPacket, now: Instant) {
+        // the items this packet answers with start here
+        let answers = self.ws_out.len();
         for it in packet.items {
             let known = self.ws_by_cid.get(&it.cid).copied();
             if let Some(req_id) = &it.req_id {
@@ -89,7 +94,9 @@ impl Engine {
                 }
                 (WsControlItemKind::Grip { message }, Some(token)) => {
                     if !self.ws_grip(token, &it.cid, &message) {
-                        // 1.36 ignores the rest of the packet
+                        // 1.36 ignores the rest of the packet and drops its answers,
+                        // acks included (state changes made so far stay)
+                        self.ws_out.truncate(answers);
                         return;
                     }
                 }
@@ -127,7 +134,8 @@ impl Engine {
         let control = match GripControl::parse(message) {
             Ok(c) => c,
             Err(e) => {
-                warn!(error = %e, "invalid grip control message");
+                // 1.36 logs this at debug level only
+                debug!(error = %e, "failed to parse grip control message");
                 return false;
             }
         };
