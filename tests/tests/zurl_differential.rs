@@ -422,11 +422,102 @@ async fn run_ws(c: &mut Client, ws_port: u16) -> Vec<(String, Summary)> {
     out
 }
 
+/// Fragmented WebSocket messages, frame by frame both ways (spec/zhttp.md §8.2): the
+/// origin's fragments with a ping and a pong between them, within small credits; the
+/// initiator's fragments (`more`), pings and pongs, each waited for (its `credit`) before
+/// the next; a close in the middle of the initiator's message, answered by the origin with
+/// the list of frames it received; and an origin closing in the middle of its message.
+async fn run_ws_fragments(c: &mut Client, port: u16) -> Vec<(String, Summary)> {
+    let first = |c: &Client, id: &'static str, path: &str, credits: u32| Packet {
+        from: c.from.clone(),
+        ids: Ids::One(Id::from(id)),
+        seq: Some(0),
+        uri: Some(Bytes::from(format!("ws://127.0.0.1:{port}{path}"))),
+        credits: Some(credits),
+        ..Packet::default()
+    };
+    let mut lines = Vec::new();
+    let id = "wsf-1";
+    c.send_first(&first(c, id, "/frames", 4)).await;
+    // The accept, then "hel" (3 of the 4 credits; the ping's 2 payload bytes wait).
+    for _ in 0..2 {
+        lines.push(describe(&c.recv_for(id).await));
+    }
+    let mut seq = 1;
+    let mut credit = c.follow(id, seq, PacketType::Credit);
+    seq += 1;
+    credit.credits = Some(1000);
+    c.send_next(credit).await;
+    for _ in 1..SCRIPTED_FRAMES.len() {
+        lines.push(describe(&c.recv_for(id).await));
+    }
+    use pushpin_zhttp::ContentType;
+    let steps: [(PacketType, &[u8], bool, Option<ContentType>); 9] = [
+        (PacketType::Data, b"ab", true, None),
+        (PacketType::Ping, b"P1", false, None),
+        (PacketType::Data, b"cd", true, None),
+        (PacketType::Pong, b"P2", false, None),
+        (PacketType::Data, b"ef", false, None),
+        (PacketType::Data, b"x", true, Some(ContentType::Binary)),
+        (PacketType::Data, b"", true, None),
+        (PacketType::Data, b"y", false, Some(ContentType::Text)),
+        (PacketType::Data, b"mid", true, None),
+    ];
+    for (ptype, body, more, ctype) in steps {
+        let mut p = c.follow(id, seq, ptype);
+        seq += 1;
+        p.body = Some(Bytes::from_static(body));
+        p.more = more;
+        p.content_type = ctype;
+        c.send_next(p).await;
+        lines.push(describe(&c.recv_for(id).await));
+    }
+    let mut close = c.follow(id, seq, PacketType::Close);
+    close.code = Some(1000);
+    close.body = Some(Bytes::from_static(b"done"));
+    c.send_next(close).await;
+    // The origin's close, whose reason lists the frames it got.
+    lines.push(describe(&c.recv_for(id).await));
+    let mut out = vec![(
+        "ws-fragments".to_owned(),
+        Summary {
+            body: lines.join("\n"),
+            ..Summary::default()
+        },
+    )];
+    let id = "wsf-2";
+    let mut lines = Vec::new();
+    c.send_first(&first(c, id, "/frames-close", 1000)).await;
+    // The accept and "part" (more).
+    for _ in 0..2 {
+        lines.push(describe(&c.recv_for(id).await));
+    }
+    let mut go = c.follow(id, 1, PacketType::Data);
+    go.body = Some(Bytes::from_static(b"go"));
+    c.send_next(go).await;
+    // The credit for "go", then the origin's close.
+    for _ in 0..2 {
+        lines.push(describe(&c.recv_for(id).await));
+    }
+    let mut reply = c.follow(id, 2, PacketType::Close);
+    reply.code = Some(1000);
+    c.send_next(reply).await;
+    out.push((
+        "ws-origin-close-mid-message".to_owned(),
+        Summary {
+            body: lines.join("\n"),
+            ..Summary::default()
+        },
+    ));
+    out
+}
+
 async fn run_table(
     dir: &Path,
     origin: &Origin,
     ports: &Ports,
     ws_port: u16,
+    frames_port: u16,
 ) -> Vec<(String, Summary)> {
     let mut c = Client::connect_specs(
         spec(dir, "in"),
@@ -491,6 +582,7 @@ async fn run_table(
         },
     ));
     out.extend(run_ws(&mut c, ws_port).await);
+    out.extend(run_ws_fragments(&mut c, frames_port).await);
     let req = Packet {
         ids: Ids::One(Id::from("req-1")),
         method: Some(Bytes::from_static(b"GET")),
@@ -546,6 +638,7 @@ async fn run_table(
 async fn zurl_rs_answers_like_zurl() {
     let origin = start_origin().await;
     let (ws_port, ws_task) = ws_origin().await;
+    let (frames_port, frames_task) = ws_frames_origin().await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = closed.local_addr().unwrap().port();
     drop(closed);
@@ -563,7 +656,7 @@ async fn zurl_rs_answers_like_zurl() {
     };
 
     let real = start_real();
-    let theirs = run_table(real.dir.path(), &origin, &ports, ws_port).await;
+    let theirs = run_table(real.dir.path(), &origin, &ports, ws_port, frames_port).await;
     drop(real);
 
     // zurl 1.11 does not check certificate chains; zurl-rs trusts the test CA.
@@ -572,12 +665,23 @@ async fn zurl_rs_answers_like_zurl() {
         ..zurl_rs::Options::default()
     };
     let ours_z = start_zurl_with(DENY, options).await;
-    let ours = run_table(ours_z.dir.path(), &origin, &ports, ws_port).await;
+    let ours = run_table(ours_z.dir.path(), &origin, &ports, ws_port, frames_port).await;
     ours_z.stop().await;
     ws_task.abort();
+    frames_task.abort();
     named_task.abort();
     ip_task.abort();
 
+    // The fragment case really went frame by frame (and is not equal by being empty).
+    let fragments = theirs
+        .iter()
+        .find(|(name, _)| name == "ws-fragments")
+        .map(|(_, s)| s.body.as_str())
+        .unwrap_or_default();
+    assert!(
+        fragments.contains("body=\"hel\"") && fragments.contains("1-ab 9+ 0-cd 10+ 0+ef"),
+        "zurl 1.11's fragment exchange:\n{fragments}"
+    );
     let mut diffs = Vec::new();
     for ((name, a), (_, b)) in theirs.iter().zip(&ours) {
         if a != b {

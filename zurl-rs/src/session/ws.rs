@@ -1,33 +1,37 @@
 //! Outbound WebSocket sessions (spec/zhttp.md §8): the handshake with the origin (our own
 //! head writer and the `httparse` head parser, so the origin's 101 headers reach the
-//! initiator as sent), then frames as ZHTTP packets via `tokio-tungstenite`.
+//! initiator as sent), then frames as ZHTTP packets, one for one, as zurl 1.11 relays them.
 //!
 //! Accept: `code` 101, `reason`, `headers`, `credits` = buffer_size (seq 0). A non-101
 //! answer becomes `error`/`rejected` with its `code` and `body` (capped at buffer_size).
-//! Messages from the origin are forwarded only within the initiator's credits (reading
-//! stops until credits arrive); messages from the initiator are credited back once written.
-//! Ping and pong are forwarded without payload, as zurl 1.11 does; `close` carries code and
-//! reason both ways. Frames larger than buffer_size end the session with `frame-too-large`.
+//! Fragmented messages are not joined: each origin frame is one data packet (`more` unless
+//! FIN, `content-type: binary` on every frame of a binary message), and each initiator data
+//! packet is one frame (a continuation after `more`). Origin frames are forwarded only
+//! within the initiator's credits (a ping's or pong's payload counts too; reading stops
+//! until credits arrive); every frame written to the origin is credited back, 0 for ping,
+//! pong and empty frames. Ping and pong are forwarded without payload and never answered
+//! here, control frames keep their place between fragments; `close` carries code and
+//! reason both ways and each side's close is answered only by the other side's. Frames
+//! larger than buffer_size end the session with `frame-too-large`.
 
 use std::time::Instant;
 
 use base64::Engine as _;
 use bytes::{BufMut, Bytes, BytesMut};
-use futures_util::{SinkExt, StreamExt};
 use pushpin_zhttp::{Condition, ContentType, Ext, Header, Packet, PacketType};
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::debug;
 
 use super::{End, Session, clamp_u32, recv};
 use crate::http1::{self, BodyDecoder, BodyKind, Decoded, ResponseHead};
 use crate::upstream::Stream;
 
+mod frame;
+
 const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+/// Room made in the read buffer before each read from the origin.
+const READ_MIN: usize = 4096;
 
 /// Request headers we set ourselves in a WebSocket handshake.
 fn own_header(h: &Header) -> bool {
@@ -45,13 +49,6 @@ fn own_header(h: &Header) -> bool {
         // Compression is not negotiated: its frames would be unreadable.
         || (h.is(b"sec-websocket-extensions")
             && h.value.windows(7).any(|w| w.eq_ignore_ascii_case(b"deflate")))
-}
-
-/// Buffers fragments of one initiator message (`more`).
-struct Incoming {
-    buf: BytesMut,
-    binary: bool,
-    started: bool,
 }
 
 impl Session {
@@ -124,13 +121,7 @@ impl Session {
         };
         self.flow.granted.grant(credits);
         self.send(accept).await?;
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(self.ctx.buffer_size))
-            .max_frame_size(Some(self.ctx.buffer_size));
-        let ws =
-            WebSocketStream::from_partially_read(stream, rbuf.to_vec(), Role::Client, Some(config))
-                .await;
-        self.relay(ws).await
+        self.relay(stream, rbuf).await
     }
 
     /// Before the accept only cancel/keep-alive/credit can sensibly arrive.
@@ -191,68 +182,81 @@ impl Session {
         }
     }
 
-    /// Relays messages both ways until a close or an error.
-    async fn relay(&mut self, mut ws: WebSocketStream<Stream>) -> Result<(), End> {
-        let mut pending: Option<Packet> = None;
-        let mut incoming = Incoming {
-            buf: BytesMut::new(),
-            binary: false,
-            started: false,
+    /// Relays frames both ways until the close handshake ends or an error.
+    async fn relay(&mut self, stream: Stream, rbuf: BytesMut) -> Result<(), End> {
+        let mut r = Relay {
+            stream,
+            rbuf,
+            pending: None,
+            origin_binary: false,
+            sending: false,
+            closed_by_us: false,
+            peer_closed: false,
         };
-        let mut closing = false;
+        let max = self.ctx.buffer_size;
         loop {
-            if let Some(p) = pending.take() {
-                let len = p.body_bytes().len();
-                if (self.flow.credits.available() as usize) >= len {
-                    self.flow.credits.take(len);
-                    self.send(p).await?;
-                } else {
-                    pending = Some(p);
+            // Forward what has been read, frame by frame, while the credits cover each
+            // frame's payload (ping and pong payloads too, though they are not forwarded).
+            loop {
+                if r.pending.is_none() {
+                    if r.peer_closed {
+                        break;
+                    }
+                    let Some(f) = frame::decode(&mut r.rbuf, max).map_err(|e| {
+                        debug!(error = %e, "origin frame too large");
+                        End::Error(Condition::FrameTooLarge)
+                    })?
+                    else {
+                        break;
+                    };
+                    r.pending = r.origin_packet(f);
+                    continue;
+                }
+                let available = self.flow.credits.available() as usize;
+                let Some((p, cost)) = r.pending.take_if(|(_, cost)| available >= *cost) else {
+                    break;
+                };
+                self.flow.credits.take(cost);
+                let close = p.ptype == PacketType::Close;
+                self.send(p).await?;
+                if close && r.closed_by_us {
+                    return Ok(());
                 }
             }
             let deadline = self.deadline(Instant::now());
+            let reading = r.pending.is_none() && !r.peer_closed;
+            if reading && r.rbuf.capacity() - r.rbuf.len() < READ_MIN {
+                // At most one frame (≤ buffer_size, reserved by `decode`) plus this.
+                r.rbuf.reserve(READ_MIN);
+            }
             tokio::select! {
-                m = ws.next(), if pending.is_none() => {
-                    match m {
-                        None => {
-                            return if closing { Ok(()) } else {
-                                Err(End::Error(Condition::RemoteConnectionFailed))
-                            };
-                        }
-                        Some(Err(e)) => return Err(End::Error(ws_condition(&e))),
-                        Some(Ok(msg)) => {
-                            if let Some(p) = origin_packet(msg, &mut closing) {
-                                let done = p.ptype == PacketType::Close;
-                                pending = Some(p);
-                                if done {
-                                    // Flush tungstenite's close reply, then send ours.
-                                    let _ = ws.flush().await;
-                                    if let Some(p) = pending.take() {
-                                        self.send(p).await?;
-                                    }
-                                    return Ok(());
-                                }
-                            }
-                        }
+                n = r.stream.read_buf(&mut r.rbuf), if reading => {
+                    let n = n.map_err(|e| {
+                        debug!(error = %e, "websocket read failed");
+                        End::Error(Condition::RemoteConnectionFailed)
+                    })?;
+                    if n == 0 {
+                        return if r.closed_by_us { Ok(()) } else {
+                            Err(End::Error(Condition::RemoteConnectionFailed))
+                        };
                     }
                 }
                 p = recv(&mut self.flow.rx) => {
                     let p = p.ok_or(End::Silent)?;
-                    self.apply_to_origin(p, &mut ws, &mut incoming, &mut closing).await?;
+                    if self.apply_to_origin(p, &mut r).await? {
+                        return Ok(());
+                    }
                 }
                 () = tokio::time::sleep_until(deadline.into()) => self.on_timer().await?,
             }
         }
     }
 
-    /// Applies one initiator packet to the origin connection.
-    async fn apply_to_origin(
-        &mut self,
-        p: Packet,
-        ws: &mut WebSocketStream<Stream>,
-        incoming: &mut Incoming,
-        closing: &mut bool,
-    ) -> Result<(), End> {
+    /// Applies one initiator packet to the origin connection: each data packet is one
+    /// frame (a continuation after `more`, FIN unless `more`), ping and pong are empty
+    /// frames, and every frame written is credited back (its body size, 0 included) as
+    /// zurl 1.11 does. `Ok(true)`: the close handshake is over.
+    async fn apply_to_origin(&mut self, p: Packet, r: &mut Relay) -> Result<bool, End> {
         self.flow.last_in = Instant::now();
         if matches!(p.ptype, PacketType::Cancel | PacketType::Error) {
             return Err(End::Silent);
@@ -264,97 +268,127 @@ impl Session {
         if let Some(c) = p.credits {
             self.flow.credits.grant(c);
         }
-        let io = |e: tungstenite::Error| End::Error(ws_condition(&e));
-        match p.ptype {
+        let (opcode, fin, body) = match p.ptype {
+            PacketType::Data | PacketType::Ping | PacketType::Pong | PacketType::Close
+                if r.closed_by_us =>
+            {
+                return Err(End::Error(Condition::BadRequest));
+            }
             PacketType::Data => {
                 let body = p.body.clone().unwrap_or_default();
                 self.flow
                     .granted
                     .spend(body.len())
                     .map_err(|_| End::Error(Condition::BadRequest))?;
-                if !incoming.started {
-                    incoming.started = true;
-                    incoming.binary = p.is_binary();
-                }
-                if incoming.buf.len() + body.len() > self.ctx.buffer_size {
-                    return Err(End::Error(Condition::FrameTooLarge));
-                }
-                incoming.buf.extend_from_slice(&body);
-                if p.more {
-                    return Ok(());
-                }
-                incoming.started = false;
-                let data = std::mem::take(&mut incoming.buf).freeze();
-                let len = data.len();
-                let msg = if incoming.binary {
-                    Message::Binary(data)
+                let opcode = if r.sending {
+                    frame::CONTINUATION
+                } else if p.is_binary() {
+                    frame::BINARY
                 } else {
-                    match tungstenite::Utf8Bytes::try_from(data.clone()) {
-                        Ok(text) => Message::Text(text),
-                        Err(_) => Message::Binary(data),
-                    }
+                    frame::TEXT
                 };
-                ws.send(msg).await.map_err(io)?;
-                if len > 0 {
-                    let n = clamp_u32(len);
-                    self.flow.granted.grant(n);
-                    self.send(Packet {
-                        ptype: PacketType::Credit,
-                        credits: Some(n),
-                        ..Packet::default()
-                    })
-                    .await?;
-                }
+                r.sending = p.more;
+                (opcode, !p.more, body)
             }
+            PacketType::Ping => (frame::PING, true, Bytes::new()),
+            PacketType::Pong => (frame::PONG, true, Bytes::new()),
             PacketType::Close => {
-                *closing = true;
-                let frame = p.code.map(|code| CloseFrame {
-                    code: CloseCode::from(code),
-                    reason: String::from_utf8_lossy(p.body_bytes()).into_owned().into(),
-                });
-                ws.send(Message::Close(frame)).await.map_err(io)?;
+                r.closed_by_us = true;
+                let mut payload = BytesMut::new();
+                if let Some(code) = p.code {
+                    payload.put_u16(code);
+                    payload.put_slice(p.body_bytes());
+                }
+                r.write(frame::CLOSE, true, &payload).await?;
+                if r.peer_closed {
+                    // zurl disconnects once it has answered the origin's close.
+                    let _ = r.stream.shutdown().await;
+                    return Ok(true);
+                }
+                return Ok(false);
             }
-            PacketType::Ping => ws.send(Message::Ping(Bytes::new())).await.map_err(io)?,
-            PacketType::Pong => ws.send(Message::Pong(Bytes::new())).await.map_err(io)?,
-            PacketType::Credit | PacketType::KeepAlive => {}
+            PacketType::Credit | PacketType::KeepAlive => return Ok(false),
             _ => return Err(End::Error(Condition::BadRequest)),
-        }
-        Ok(())
+        };
+        r.write(opcode, fin, &body).await?;
+        let n = clamp_u32(body.len());
+        self.flow.granted.grant(n);
+        self.send(Packet {
+            ptype: PacketType::Credit,
+            credits: Some(n),
+            ..Packet::default()
+        })
+        .await?;
+        Ok(false)
     }
 }
 
-/// A message from the origin as a packet (`None`: nothing to forward).
-fn origin_packet(msg: Message, closing: &mut bool) -> Option<Packet> {
-    let mut p = Packet::default();
-    match msg {
-        Message::Text(t) => p.body = Some(Bytes::from(t)),
-        Message::Binary(b) => {
-            p.body = Some(b);
-            p.content_type = Some(ContentType::Binary);
-        }
-        Message::Ping(_) => p.ptype = PacketType::Ping,
-        Message::Pong(_) => p.ptype = PacketType::Pong,
-        Message::Close(frame) => {
-            *closing = true;
-            p.ptype = PacketType::Close;
-            if let Some(f) = frame {
-                p.code = Some(u16::from(f.code));
-                p.body = Some(Bytes::copy_from_slice(f.reason.as_bytes()));
+/// The WebSocket connection to the origin after the handshake.
+struct Relay {
+    stream: Stream,
+    /// Bytes read from the origin and not yet decoded.
+    rbuf: BytesMut,
+    /// The origin's next frame as a packet, waiting for credits, with its cost.
+    pending: Option<(Packet, usize)>,
+    /// Whether the origin's message in progress is binary (continuations take its type).
+    origin_binary: bool,
+    /// Whether the initiator's last data packet had `more` (the next is a continuation).
+    sending: bool,
+    /// The initiator's close was sent to the origin.
+    closed_by_us: bool,
+    /// The origin's close was read (later frames are ignored).
+    peer_closed: bool,
+}
+
+impl Relay {
+    /// Writes one masked frame to the origin.
+    async fn write(&mut self, opcode: u8, fin: bool, payload: &[u8]) -> Result<(), End> {
+        let mut buf = BytesMut::new();
+        let key = uuid::Uuid::new_v4();
+        let k = key.as_bytes();
+        frame::encode(opcode, fin, payload, [k[0], k[1], k[2], k[3]], &mut buf);
+        let io = |e: std::io::Error| {
+            debug!(error = %e, "websocket write failed");
+            End::Error(Condition::RemoteConnectionFailed)
+        };
+        self.stream.write_all(&buf).await.map_err(io)?;
+        self.stream.flush().await.map_err(io)
+    }
+
+    /// A frame from the origin as a packet and its cost in credits (`None`: an unknown
+    /// opcode, ignored as zurl does). Each text, binary or continuation frame is one data
+    /// packet with `more` unless FIN, every frame of a binary message `content-type:
+    /// binary`; ping and pong lose their payload; a close carries its code and reason.
+    fn origin_packet(&mut self, f: frame::Frame) -> Option<(Packet, usize)> {
+        let cost = f.payload.len();
+        let mut p = Packet::default();
+        match f.opcode {
+            frame::CONTINUATION | frame::TEXT | frame::BINARY => {
+                if f.opcode != frame::CONTINUATION {
+                    self.origin_binary = f.opcode == frame::BINARY;
+                }
+                if self.origin_binary {
+                    p.content_type = Some(ContentType::Binary);
+                }
+                p.more = !f.fin;
+                p.body = Some(f.payload);
             }
+            frame::PING => p.ptype = PacketType::Ping,
+            frame::PONG => p.ptype = PacketType::Pong,
+            frame::CLOSE => {
+                self.peer_closed = true;
+                p.ptype = PacketType::Close;
+                let (code, reason) = match f.payload.get(..2) {
+                    Some(c) => (Some(u16::from_be_bytes([c[0], c[1]])), f.payload.slice(2..)),
+                    None => (None, Bytes::new()),
+                };
+                p.code = code;
+                p.body = Some(reason);
+                return Some((p, 0));
+            }
+            _ => return None,
         }
-        Message::Frame(_) => return None,
-    }
-    Some(p)
-}
-
-/// The condition for a WebSocket failure.
-fn ws_condition(e: &tungstenite::Error) -> Condition {
-    match e {
-        tungstenite::Error::Capacity(_) => Condition::FrameTooLarge,
-        tungstenite::Error::Io(_) | tungstenite::Error::ConnectionClosed => {
-            Condition::RemoteConnectionFailed
-        }
-        _ => Condition::UndefinedCondition,
+        Some((p, cost))
     }
 }
 

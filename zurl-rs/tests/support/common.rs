@@ -607,6 +607,160 @@ pub(crate) async fn ws_origin() -> (u16, tokio::task::JoinHandle<()>) {
     (port, task)
 }
 
+/// Frames the `/frames` origin sends after its handshake: a text message in three
+/// fragments with a ping and a pong between them, then a binary message in three
+/// fragments (the middle one empty). As `(opcode, fin, payload)`.
+pub(crate) const SCRIPTED_FRAMES: &[(u8, bool, &[u8])] = &[
+    (0x1, false, b"hel"),
+    (0x9, true, b"pp"),
+    (0x0, false, b"lo "),
+    (0xA, true, b"qq"),
+    (0x0, true, b"world"),
+    (0x2, false, b"\x01"),
+    (0x0, false, b""),
+    (0x0, true, b"\x02"),
+];
+
+/// One unmasked (server) frame.
+fn origin_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
+    match payload.len() {
+        n @ 0..=125 => out.push(n as u8),
+        n => {
+            out.push(126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Reads one frame (unmasking it) as `(opcode, fin, payload)`; `None` at EOF.
+async fn read_origin_frame(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(u8, bool, Vec<u8>)> {
+    loop {
+        if buf.len() >= 2 {
+            let (b0, b1) = (buf[0], buf[1]);
+            let (len, mut off) = match b1 & 0x7f {
+                126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
+                127 if buf.len() >= 10 => (
+                    u64::from_be_bytes(buf[2..10].try_into().unwrap()) as usize,
+                    10,
+                ),
+                126 | 127 => (usize::MAX, 0),
+                n => (n as usize, 2),
+            };
+            let masked = b1 & 0x80 != 0;
+            if len != usize::MAX && buf.len() >= off + if masked { 4 } else { 0 } + len {
+                let mask = if masked {
+                    off += 4;
+                    Some([buf[off - 4], buf[off - 3], buf[off - 2], buf[off - 1]])
+                } else {
+                    None
+                };
+                let mut payload = buf[off..off + len].to_vec();
+                if let Some(m) = mask {
+                    for (i, b) in payload.iter_mut().enumerate() {
+                        *b ^= m[i % 4];
+                    }
+                }
+                buf.drain(..off + len);
+                return Some((b0 & 0x0f, b0 & 0x80 != 0, payload));
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        match sock.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// A WebSocket origin speaking raw frames, to see fragments and control frames one by one.
+///
+/// `/frames`: sends [`SCRIPTED_FRAMES`], then notes every frame it receives as
+/// `<opcode><+ if FIN, else -><payload>`; on the client's close it answers with the
+/// client's code and those notes, space-separated, as the reason.
+/// `/frames-close`: sends the fragment `part` (no FIN), waits for any frame from the client,
+/// then closes with 1001 `away` in the middle of its message.
+pub(crate) async fn ws_frames_origin() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            conns.spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let end = loop {
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                };
+                let mut hs = [httparse::EMPTY_HEADER; 32];
+                let mut req = httparse::Request::new(&mut hs);
+                req.parse(&buf).unwrap();
+                let path = req.path.unwrap_or_default().to_owned();
+                let key = req
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-key"))
+                    .map(|h| String::from_utf8_lossy(h.value).into_owned())
+                    .unwrap();
+                use sha1::Digest as _;
+                let mut sha = sha1::Sha1::new();
+                sha.update(key.as_bytes());
+                sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+                let accept = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sha.finalize());
+                let resp = format!(
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+                );
+                sock.write_all(resp.as_bytes()).await.unwrap();
+                buf.drain(..end);
+                if path == "/frames-close" {
+                    let _ = sock.write_all(&origin_frame(0x1, false, b"part")).await;
+                    if read_origin_frame(&mut sock, &mut buf).await.is_some() {
+                        let _ = sock.write_all(&origin_frame(0x8, true, b"\x03\xe9away")).await;
+                    }
+                    while read_origin_frame(&mut sock, &mut buf).await.is_some() {}
+                    return;
+                }
+                let mut out = Vec::new();
+                for (op, fin, payload) in SCRIPTED_FRAMES {
+                    out.extend(origin_frame(*op, *fin, payload));
+                }
+                if sock.write_all(&out).await.is_err() {
+                    return;
+                }
+                let mut notes = Vec::new();
+                while let Some((op, fin, payload)) = read_origin_frame(&mut sock, &mut buf).await {
+                    if op == 0x8 {
+                        // The report goes in the close reason: zurl 1.11 may drop data
+                        // frames read together with the close answering its own.
+                        let mut close = payload.get(..2).unwrap_or(b"\x03\xe8").to_vec();
+                        close.extend_from_slice(notes.join(" ").as_bytes());
+                        let _ = sock.write_all(&origin_frame(0x8, true, &close)).await;
+                        while read_origin_frame(&mut sock, &mut buf).await.is_some() {}
+                        return;
+                    }
+                    notes.push(format!(
+                        "{op}{}{}",
+                        if fin { '+' } else { '-' },
+                        String::from_utf8_lossy(&payload).escape_debug()
+                    ));
+                }
+            });
+        }
+    });
+    (port, task)
+}
+
 /// A loopback listener whose accept queue is full, so that a new connection's SYNs go
 /// unanswered and its connect hangs (until the kernel gives up, about 130 s on Linux).
 /// Keep it (and the connections filling it) alive while it is used.
