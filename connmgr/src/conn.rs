@@ -86,9 +86,8 @@ where
             // Drop the allocation the header block was read into.
             rbuf = BytesMut::new();
         }
-        let id = Bytes::from(format!("0-{conn_id:x}-{req_n:x}"));
+        let (id, span) = session_id(conn_id, req_n);
         req_n = req_n.wrapping_add(1);
-        let span = debug_span!("session", rid = %String::from_utf8_lossy(&id));
         if head.websocket {
             if let Some(reason) = ws::check_handshake(&head) {
                 debug!(reason, "bad websocket handshake");
@@ -112,6 +111,14 @@ where
         }
     }
     let _ = tokio::time::timeout(ERROR_WRITE_TIMEOUT, w.shutdown()).await;
+}
+
+/// The id of a connection's `req_n`th session, and its span. A separate function
+/// so the id is not borrowed in (and kept by) `serve`'s suspended state.
+fn session_id(conn_id: u64, req_n: u64) -> (Bytes, tracing::Span) {
+    let id = Bytes::from(format!("0-{conn_id:x}-{req_n:x}"));
+    let span = debug_span!("session", rid = %String::from_utf8_lossy(&id));
+    (id, span)
 }
 
 /// Reads until a complete request head is in `rbuf`. `Ok(None)`: the client closed,

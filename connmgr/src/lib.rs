@@ -166,6 +166,8 @@ impl Server {
             }
         }
         let _ = stop_tx.send(true);
+        // Sessions learn of the stop through their packet queues.
+        zio.registry.close();
         while let Some(res) = accepts.join_next().await {
             if let Err(e) = res {
                 error!(error = %e, "accept task failed");

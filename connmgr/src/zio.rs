@@ -8,17 +8,19 @@
 //!   receives every responder packet.
 //! * Each socket is owned by one task. Connections hand outgoing packets to the PUSH
 //!   and ROUTER tasks over bounded channels ([`Outbound`]); when a channel is full the
-//!   connection waits (backpressure up to the client socket). The socket tasks send
-//!   in batches (one wake-up, many messages).
-//! * The SUB task decodes each packet once and hands it (boxed, so an idle session's
-//!   queue costs a few pointers) to the session registered under its id
-//!   ([`Registry`]). List-form ids (batched `keep-alive`/`cancel`) are split per
+//!   connection waits (backpressure up to the client socket). A connection queues
+//!   without waiting when there is room (the usual case) and only then builds a
+//!   waiting future. The socket tasks send in batches (one wake-up, many messages).
+//! * The SUB task decodes each packet once and hands it (boxed) to the inbox of the
+//!   session registered under its id ([`Registry`]; an idle session's inbox is
+//!   about 100 bytes with no buffer, see `inbox`). List-form ids (batched `keep-alive`/`cancel`) are split per
 //!   session. When a session's queue is full the SUB task waits for it (so the
 //!   backpressure reaches the responders through their PUB HWM), for at most a few
 //!   seconds, after which that session is ended. Packets for unknown ids are
 //!   dropped silently, as condure does.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -30,9 +32,8 @@ use tracing::{debug, error, trace, warn};
 
 use crate::config::Config;
 
-/// Packets queued per session from the SUB task. tokio's channel allocates its
-/// slots in blocks of 32 as they fill, so an idle session costs one block of
-/// pointers whatever the bound. When full, the SUB task waits (see the module docs).
+/// Packets queued per session from the SUB task ([`Inbox`]; an empty queue holds
+/// no buffer). When full, the SUB task waits (see the module docs).
 pub(crate) const SESSION_QUEUE: usize = 1024;
 
 /// Longest wait for a session with a full queue before it is ended.
@@ -44,22 +45,50 @@ const OUTBOUND_QUEUE: usize = 4096;
 /// Messages per socket wake-up.
 const BATCH: usize = pushpin_zmq::DEFAULT_BATCH;
 
+mod inbox;
+
+pub(crate) use inbox::Receiver;
+use inbox::{Inbox, Push};
+
 /// One packet delivered to a session.
 pub(crate) type Inbound = Box<Packet>;
 
 /// Sessions by id, shared by the connections (insert/remove) and the SUB task
 /// (lookup). Held only for a map operation, never across an `.await`.
-#[derive(Debug, Default)]
+///
+/// [`close`](Self::close) (at shutdown) closes every session's inbox, and later
+/// registrations get a closed one: a session sees its queue end and cancels, so
+/// sessions need no shutdown watch of their own.
+#[derive(Debug)]
 pub(crate) struct Registry {
-    sessions: Mutex<HashMap<Bytes, mpsc::Sender<Inbound>>>,
+    sessions: Mutex<Sessions>,
+    closed: AtomicBool,
+}
+
+type Sessions = HashMap<Bytes, Arc<Inbox>>;
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            sessions: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+        }
+    }
 }
 
 impl Registry {
     /// Registers a session; its packets arrive on the returned receiver until the
     /// [`Registration`] is dropped.
-    pub(crate) fn register(self: &Arc<Self>, id: Bytes) -> (Registration, mpsc::Receiver<Inbound>) {
-        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
-        self.lock().insert(id.clone(), tx);
+    pub(crate) fn register(self: &Arc<Self>, id: Bytes) -> (Registration, Receiver) {
+        let (inbox, rx) = Inbox::new();
+        {
+            let mut map = self.lock();
+            if self.closed.load(Ordering::Acquire) {
+                inbox.close_sender();
+            } else if let Some(old) = map.insert(id.clone(), inbox) {
+                old.close_sender();
+            }
+        }
         (
             Registration {
                 registry: Arc::clone(self),
@@ -69,40 +98,60 @@ impl Registry {
         )
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Bytes, mpsc::Sender<Inbound>>> {
+    /// Ends every session (see the type's docs).
+    pub(crate) fn close(&self) {
+        let mut map = self.lock();
+        self.closed.store(true, Ordering::Release);
+        for (_, inbox) in map.drain() {
+            inbox.close_sender();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Sessions> {
         // A panic while holding this lock cannot leave the map inconsistent (each
         // operation is a single insert/remove/get), so poisoning is ignored.
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn deliver(&self, id: &[u8], packet: Inbound) {
-        let tx = {
+        let (inbox, packet) = {
             let mut map = self.lock();
-            let Some(tx) = map.get(id) else {
+            let Some(inbox) = map.get(id) else {
                 trace!(id = %String::from_utf8_lossy(id), "packet for unknown session dropped");
                 return;
             };
-            match tx.try_send(packet) {
-                Ok(()) => return,
-                Err(mpsc::error::TrySendError::Closed(_)) => {
+            match inbox.try_push(packet, SESSION_QUEUE) {
+                Push::Queued => return,
+                Push::Closed => {
                     map.remove(id);
                     return;
                 }
-                Err(mpsc::error::TrySendError::Full(packet)) => (tx.clone(), packet),
+                Push::Full(packet) => (Arc::clone(inbox), packet),
             }
         };
         // Full: stop reading the SUB socket until this session catches up
         // (backpressure on all responders), but not for longer than FULL_WAIT.
-        let (tx, packet) = tx;
-        if tokio::time::timeout(FULL_WAIT, tx.send(packet))
-            .await
-            .is_err()
-        {
-            warn!(
-                id = %String::from_utf8_lossy(id),
-                "session not reading its packets; ending session"
-            );
-            self.lock().remove(id);
+        match tokio::time::timeout(FULL_WAIT, inbox.push(packet, SESSION_QUEUE)).await {
+            Ok(true) => {}
+            Ok(false) => {
+                self.remove_if(id, &inbox);
+            }
+            Err(_) => {
+                warn!(
+                    id = %String::from_utf8_lossy(id),
+                    "session not reading its packets; ending session"
+                );
+                inbox.close_sender();
+                self.remove_if(id, &inbox);
+            }
+        }
+    }
+
+    /// Removes `id` if it still maps to `inbox` (not to a newer session).
+    fn remove_if(&self, id: &[u8], inbox: &Arc<Inbox>) {
+        let mut map = self.lock();
+        if map.get(id).is_some_and(|cur| Arc::ptr_eq(cur, inbox)) {
+            map.remove(id);
         }
     }
 }
@@ -128,15 +177,48 @@ pub(crate) struct Outbound {
 }
 
 impl Outbound {
-    /// Queues a session's first packet for the PUSH socket. `false` when the socket
-    /// task is gone (shutting down).
+    /// Queues a session's first packet for the PUSH socket without waiting.
+    pub(crate) fn try_first(&self, payload: Bytes) -> Queued<Bytes> {
+        Queued::from(self.push.try_send(payload))
+    }
+
+    /// Queues a first packet, waiting for room. `false` when the socket task is
+    /// gone (shutting down).
     pub(crate) async fn first(&self, payload: Bytes) -> bool {
         self.push.send(payload).await.is_ok()
     }
 
-    /// Queues a later packet for the responder whose identity is `to`.
+    /// Queues a later packet for the responder whose identity is `to`, without
+    /// waiting.
+    pub(crate) fn try_to(&self, to: Bytes, payload: Bytes) -> Queued<(Bytes, Bytes)> {
+        Queued::from(self.router.try_send((to, payload)))
+    }
+
+    /// Queues a later packet, waiting for room. `false` when the socket task is
+    /// gone.
     pub(crate) async fn to(&self, to: Bytes, payload: Bytes) -> bool {
         self.router.send((to, payload)).await.is_ok()
+    }
+}
+
+/// The outcome of queueing without waiting.
+#[derive(Debug)]
+pub(crate) enum Queued<T> {
+    /// Queued.
+    Yes,
+    /// The socket task is gone (shutting down).
+    Closed,
+    /// The queue is full; here is the message back.
+    Full(T),
+}
+
+impl<T> From<Result<(), mpsc::error::TrySendError<T>>> for Queued<T> {
+    fn from(res: Result<(), mpsc::error::TrySendError<T>>) -> Self {
+        match res {
+            Ok(()) => Self::Yes,
+            Err(mpsc::error::TrySendError::Closed(_)) => Self::Closed,
+            Err(mpsc::error::TrySendError::Full(msg)) => Self::Full(msg),
+        }
     }
 }
 

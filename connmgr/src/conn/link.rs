@@ -10,6 +10,13 @@ use tokio::time::Instant;
 use tracing::{debug, trace};
 
 use super::Shared;
+use crate::zio::Queued;
+
+/// What [`Link::send`] left to do after trying to queue at once.
+enum Step {
+    Done(Result<(), End>),
+    Wait((Bytes, Bytes)),
+}
 
 /// Why a session ended early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,36 +66,86 @@ impl<'a> Link<'a> {
         };
     }
 
-    /// Sends the session's first packet over PUSH (waiting at most the session
-    /// timeout for queue space). `false` if it could not be queued.
-    pub(crate) async fn send_first(&mut self, mut p: Packet) -> bool {
+    /// Addresses and encodes the session's first packet, for
+    /// [`send_first`](Self::send_first). Synchronous, so that neither the request
+    /// head nor the (large) [`Packet`] ends up in a suspended session's state.
+    pub(crate) fn encode_first(&mut self, mut p: Packet) -> Bytes {
         self.address(&mut p);
         trace!(packet = ?p, "zhttp out (first)");
-        let timeout = self.shared.config.session_timeout;
-        matches!(
-            tokio::time::timeout(timeout, self.shared.outbound.first(p.to_bytes())).await,
-            Ok(true)
-        )
+        p.to_bytes()
     }
 
-    /// Sends a later packet to the responder over ROUTER.
-    pub(crate) async fn send(&mut self, mut p: Packet) -> Result<(), End> {
-        let Some(to) = self.to.clone() else {
-            return Err(End::Silent);
+    /// Queues the first packet over PUSH (waiting at most the session timeout for
+    /// queue space). `false` if it could not be queued.
+    pub(crate) async fn send_first(&self, payload: Bytes) -> bool {
+        let payload = match self.shared.outbound.try_first(payload) {
+            Queued::Yes => return true,
+            Queued::Closed => return false,
+            Queued::Full(payload) => payload,
         };
+        let timeout = self.shared.config.session_timeout;
+        // Boxed: the waiting send is large and rare; inline it would grow every
+        // session's state.
+        let wait = Box::pin(tokio::time::timeout(
+            timeout,
+            self.shared.outbound.first(payload),
+        ));
+        matches!(wait.await, Ok(true))
+    }
+
+    /// Sends a later packet to the responder over ROUTER. The packet is encoded
+    /// and, when the queue has room (the usual case), queued before this returns;
+    /// the future only waits when the queue is full.
+    pub(crate) fn send(
+        &mut self,
+        p: Packet,
+    ) -> impl Future<Output = Result<(), End>> + use<'_, 'a> {
+        let step = match self.encode(p) {
+            None => Step::Done(Err(End::Silent)),
+            Some((to, payload)) => match self.shared.outbound.try_to(to, payload) {
+                Queued::Yes => {
+                    self.live.sent(Instant::now().into_std());
+                    Step::Done(Ok(()))
+                }
+                Queued::Closed => Step::Done(Err(End::Silent)),
+                Queued::Full(msg) => Step::Wait(msg),
+            },
+        };
+        async move {
+            match step {
+                Step::Done(res) => res,
+                Step::Wait((to, payload)) => {
+                    if !Box::pin(self.shared.outbound.to(to, payload)).await {
+                        return Err(End::Silent);
+                    }
+                    self.live.sent(Instant::now().into_std());
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Sends a packet that has only a type (plus our addressing).
+    pub(crate) fn send_type(
+        &mut self,
+        ptype: PacketType,
+    ) -> impl Future<Output = Result<(), End>> + use<'_, 'a> {
+        self.send(Packet::new(ptype))
+    }
+
+    /// Addresses and encodes a later packet: `(responder, payload)`, or `None`
+    /// when no responder is known yet.
+    fn encode(&mut self, mut p: Packet) -> Option<(Bytes, Bytes)> {
+        let to = self.to.clone()?;
         self.address(&mut p);
         trace!(packet = ?p, "zhttp out");
-        if !self.shared.outbound.to(to, p.to_bytes()).await {
-            return Err(End::Silent);
-        }
-        self.live.sent(Instant::now().into_std());
-        Ok(())
+        Some((to, p.to_bytes()))
     }
 
     /// Best-effort `cancel` when the responder is known.
     pub(crate) async fn cancel(&mut self) {
         if self.to.is_some() {
-            let _ = self.send(Packet::new(PacketType::Cancel)).await;
+            let _ = self.send_type(PacketType::Cancel).await;
         }
     }
 
@@ -116,7 +173,7 @@ impl<'a> Link<'a> {
 
     /// Answers `handoff-start` (the caller has flushed the client side).
     pub(crate) async fn handoff(&mut self) -> Result<(), End> {
-        self.send(Packet::new(PacketType::HandoffProceed)).await?;
+        self.send_type(PacketType::HandoffProceed).await?;
         self.handoff_wait = true;
         Ok(())
     }
@@ -139,7 +196,7 @@ impl<'a> Link<'a> {
             return Err(End::Silent);
         }
         if self.can_send() && self.live.keep_alive_due(now) {
-            self.send(Packet::new(PacketType::KeepAlive)).await?;
+            self.send_type(PacketType::KeepAlive).await?;
         }
         Ok(())
     }

@@ -24,13 +24,12 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use pushpin_zhttp::session::Credits;
 use pushpin_zhttp::{Header, Packet, PacketType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::link::{End, Link};
 use super::{Next, Peer, Shared};
 use crate::http1::{BodyKind, ChunkedDecoder, RequestHead, RespFraming, write_response_head};
-use crate::zio::Inbound;
+use crate::zio::{Inbound, Receiver};
 
 /// An empty read buffer with more capacity than this is released.
 pub(crate) const RELEASE_ABOVE: usize = 256;
@@ -68,21 +67,25 @@ struct Session<'a> {
 }
 
 /// Runs one request's session to its end and says what the connection does next.
-pub(crate) async fn run<R, W>(
-    r: &mut R,
-    w: &mut W,
-    rbuf: &mut BytesMut,
+///
+/// The set-up (registration, first packet) runs before the future is returned, so
+/// the request head and the packet built from it are not part of the state a held
+/// session keeps.
+pub(crate) fn run<'a, R, W>(
+    r: &'a mut R,
+    w: &'a mut W,
+    rbuf: &'a mut BytesMut,
     head: RequestHead,
     id: Bytes,
     peer: &Peer,
-    shared: &Arc<Shared>,
-) -> Next
+    shared: &'a Arc<Shared>,
+) -> impl Future<Output = Next> + use<'a, R, W>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let config = &shared.config;
-    let (_registration, mut rx) = shared.registry.register(id.clone());
+    let (registration, mut rx) = shared.registry.register(id.clone());
     let mut s = Session {
         link: Link::new(shared, id),
         out_credits: Credits::new(0),
@@ -105,22 +108,44 @@ where
     };
     let first = s.first_packet(&head, peer);
     drop(head);
-    if !s.link.send_first(first).await {
-        debug!("could not queue the first packet");
-        return Next::Close;
+    let first = s.link.encode_first(first);
+    async move {
+        let _registration = &registration;
+        if !s.link.send_first(first).await {
+            debug!("could not queue the first packet");
+            return Next::Close;
+        }
+        s.finish(r, w, rbuf, &mut rx).await
     }
-    match s.drive(r, w, rbuf, &mut rx).await {
-        Ok(()) => {
-            if s.persistent && matches!(s.body, ReqBody::Done) {
-                Next::KeepAlive
-            } else {
+}
+
+impl Session<'_> {
+    /// Drives the session and maps how it ended to what the connection does next.
+    async fn finish<R, W>(
+        &mut self,
+        r: &mut R,
+        w: &mut W,
+        rbuf: &mut BytesMut,
+        rx: &mut Receiver,
+    ) -> Next
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let s = self;
+        match s.drive(r, w, rbuf, rx).await {
+            Ok(()) => {
+                if s.persistent && matches!(s.body, ReqBody::Done) {
+                    Next::KeepAlive
+                } else {
+                    Next::Close
+                }
+            }
+            Err(End::Silent) => Next::Close,
+            Err(End::Cancel) => {
+                s.link.cancel().await;
                 Next::Close
             }
-        }
-        Err(End::Silent) => Next::Close,
-        Err(End::Cancel) => {
-            s.link.cancel().await;
-            Next::Close
         }
     }
 }
@@ -164,14 +189,18 @@ impl Session<'_> {
         r: &mut R,
         w: &mut W,
         rbuf: &mut BytesMut,
-        rx: &mut mpsc::Receiver<Inbound>,
+        rx: &mut Receiver,
     ) -> Result<(), End>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
     {
         let limit = self.link.shared.config.buffer_size;
-        let mut shutdown = self.link.shared.shutdown.clone();
+        // One timer for the whole session, instead of a new timer-wheel entry per
+        // loop turn (the hot path of a fan-out). Shutdown arrives as the end of
+        // `rx` (`Registry::close`).
+        let timer = tokio::time::sleep_until(self.link.deadline());
+        tokio::pin!(timer);
         loop {
             self.pump_body(rbuf).await?;
             if rbuf.is_empty() && rbuf.capacity() > RELEASE_ABOVE {
@@ -183,10 +212,6 @@ impl Session<'_> {
                 }
                 self.return_credits().await?;
             }
-            if *shutdown.borrow() {
-                debug!("stopping: cancelling session");
-                return Err(End::Cancel);
-            }
             let want_read = !self.eof && rbuf.len() < limit;
             // While a request body is coming, read in large pieces; otherwise the
             // read only watches for disconnects and pipelined requests, and
@@ -194,12 +219,17 @@ impl Session<'_> {
             if want_read && !matches!(self.body, ReqBody::Done) && rbuf.capacity() == rbuf.len() {
                 rbuf.reserve(limit.saturating_sub(rbuf.len()).min(4096));
             }
+            // The timer may fire early (the deadline only moves later as packets
+            // flow); `on_timer` then finds nothing due and the timer is re-armed.
             let deadline = self.link.deadline();
+            if deadline < timer.deadline() {
+                timer.as_mut().reset(deadline);
+            }
             tokio::select! {
                 packet = rx.recv() => match packet {
                     Some(p) => self.handle(p, w).await?,
                     None => {
-                        debug!("session dropped by the packet router");
+                        debug!("session ended by the packet router (stopping, or stuck)");
                         return Err(End::Cancel);
                     }
                 },
@@ -227,8 +257,10 @@ impl Session<'_> {
                         return Err(End::Cancel);
                     }
                 },
-                () = tokio::time::sleep_until(deadline) => self.link.on_timer().await?,
-                _ = shutdown.changed() => {}
+                () = &mut timer => {
+                    self.link.on_timer().await?;
+                    timer.as_mut().reset(self.link.deadline());
+                }
             }
         }
     }
@@ -245,9 +277,13 @@ impl Session<'_> {
         }
         let n = std::mem::take(&mut self.unacked);
         self.in_credits.grant(n);
-        let mut p = Packet::new(PacketType::Credit);
-        p.credits = Some(n);
-        self.link.send(p).await
+        // In a block: a `Packet` local would be kept across the `.await`.
+        let sending = {
+            let mut p = Packet::new(PacketType::Credit);
+            p.credits = Some(n);
+            self.link.send(p)
+        };
+        sending.await
     }
 
     async fn handle<W: AsyncWrite + Unpin>(&mut self, p: Inbound, w: &mut W) -> Result<(), End> {
@@ -338,9 +374,9 @@ impl Session<'_> {
                 self.wbuf.extend_from_slice(body);
             }
             RespFraming::Chunked => {
-                self.wbuf.reserve(body.len() + 12);
-                self.wbuf
-                    .put_slice(format!("{:x}\r\n", body.len()).as_bytes());
+                self.wbuf.reserve(body.len() + 20);
+                put_hex(&mut self.wbuf, body.len());
+                self.wbuf.put_slice(b"\r\n");
                 self.wbuf.put_slice(body);
                 self.wbuf.put_slice(b"\r\n");
             }
@@ -403,16 +439,62 @@ impl Session<'_> {
                 return Ok(());
             }
             self.out_credits.take(data.len());
-            let mut p = Packet::new(PacketType::Data);
-            p.more = !done;
-            if !data.is_empty() {
-                p.body = Some(data);
-            }
-            self.link.send(p).await?;
+            let sending = {
+                let mut p = Packet::new(PacketType::Data);
+                p.more = !done;
+                if !data.is_empty() {
+                    p.body = Some(data);
+                }
+                self.link.send(p)
+            };
+            sending.await?;
             if done {
                 self.body = ReqBody::Done;
                 return Ok(());
             }
+        }
+    }
+}
+
+/// Appends `n` in lower-case hex (a chunk size line) without allocating.
+fn put_hex(buf: &mut BytesMut, n: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut tmp = [0u8; 16];
+    let mut at = tmp.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        tmp[at] = DIGITS[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.put_slice(&tmp[at..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_hex_matches_format() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            255,
+            4096,
+            8192,
+            0xdead_beef,
+            usize::MAX,
+        ] {
+            let mut buf = BytesMut::new();
+            put_hex(&mut buf, n);
+            assert_eq!(&buf[..], format!("{n:x}").as_bytes());
         }
     }
 }

@@ -20,14 +20,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 use pushpin_zhttp::session::Credits;
 use pushpin_zhttp::{Condition, ContentType, Header, Packet, PacketType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::link::{End, Link};
 use super::{Peer, Shared};
 use crate::http1::RequestHead;
 use crate::wsframe::{self, opcode};
-use crate::zio::Inbound;
+use crate::zio::{Inbound, Receiver};
 
 /// Headers of the responder's answer that we replace with our own.
 const STRIPPED: [&[u8]; 4] = [
@@ -85,21 +84,23 @@ struct Ws<'a> {
     eof: bool,
 }
 
-/// Runs a WebSocket session; the connection is closed afterwards.
-pub(crate) async fn run<R, W>(
-    r: &mut R,
-    w: &mut W,
-    rbuf: &mut BytesMut,
+/// Runs a WebSocket session; the connection is closed afterwards. The set-up runs
+/// before the future is returned, as in [`session::run`](super::session::run).
+pub(crate) fn run<'a, R, W>(
+    r: &'a mut R,
+    w: &'a mut W,
+    rbuf: &'a mut BytesMut,
     head: RequestHead,
     id: Bytes,
     peer: &Peer,
-    shared: &Arc<Shared>,
-) where
+    shared: &'a Arc<Shared>,
+) -> impl Future<Output = ()> + use<'a, R, W>
+where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let config = &shared.config;
-    let (_registration, mut rx) = shared.registry.register(id.clone());
+    let (registration, mut rx) = shared.registry.register(id.clone());
     let credits = u32::try_from(config.buffer_size).unwrap_or(u32::MAX);
     let mut s = Ws {
         link: Link::new(shared, id),
@@ -142,13 +143,17 @@ pub(crate) async fn run<R, W>(
         ..Packet::default()
     };
     drop(head);
-    if !s.link.send_first(first).await {
-        debug!("could not queue the first packet");
-        return;
-    }
-    match s.drive(r, w, rbuf, &mut rx, &key).await {
-        Ok(()) | Err(End::Silent) => {}
-        Err(End::Cancel) => s.link.cancel().await,
+    let first = s.link.encode_first(first);
+    async move {
+        let _registration = &registration;
+        if !s.link.send_first(first).await {
+            debug!("could not queue the first packet");
+            return;
+        }
+        match s.drive(r, w, rbuf, &mut rx, &key).await {
+            Ok(()) | Err(End::Silent) => {}
+            Err(End::Cancel) => s.link.cancel().await,
+        }
     }
 }
 
@@ -158,7 +163,7 @@ impl Ws<'_> {
         r: &mut R,
         w: &mut W,
         rbuf: &mut BytesMut,
-        rx: &mut mpsc::Receiver<Inbound>,
+        rx: &mut Receiver,
         key: &[u8],
     ) -> Result<(), End>
     where
@@ -166,7 +171,9 @@ impl Ws<'_> {
         W: AsyncWrite + Unpin,
     {
         let limit = self.link.shared.config.buffer_size;
-        let mut shutdown = self.link.shared.shutdown.clone();
+        // One timer per session; shutdown ends `rx` (see `session::drive`).
+        let timer = tokio::time::sleep_until(self.link.deadline());
+        tokio::pin!(timer);
         loop {
             if self.open {
                 if let Err(e) = self.pump_frames(rbuf).await {
@@ -182,9 +189,6 @@ impl Ws<'_> {
                 }
                 self.return_credits().await?;
             }
-            if *shutdown.borrow() {
-                return Err(End::Cancel);
-            }
             let want_read = !self.eof && !self.client_closed && rbuf.len() < limit + 14;
             // No read buffer is reserved while idle (`read_buf` allocates a small
             // one when bytes arrive); once a frame is arriving, read in large pieces.
@@ -195,6 +199,9 @@ impl Ws<'_> {
                 rbuf.reserve((limit + 14).saturating_sub(rbuf.len()).min(4096));
             }
             let deadline = self.link.deadline();
+            if deadline < timer.deadline() {
+                timer.as_mut().reset(deadline);
+            }
             tokio::select! {
                 packet = rx.recv() => match packet {
                     Some(p) => self.handle(p, w, key).await?,
@@ -217,8 +224,10 @@ impl Ws<'_> {
                     }
                     Ok(_) => {}
                 },
-                () = tokio::time::sleep_until(deadline) => self.link.on_timer().await?,
-                _ = shutdown.changed() => {}
+                () = &mut timer => {
+                    self.link.on_timer().await?;
+                    timer.as_mut().reset(self.link.deadline());
+                }
             }
         }
     }
@@ -242,9 +251,13 @@ impl Ws<'_> {
         }
         let n = std::mem::take(&mut self.unacked);
         self.in_credits.grant(n);
-        let mut p = Packet::new(PacketType::Credit);
-        p.credits = Some(n);
-        self.link.send(p).await
+        // In a block: a `Packet` local would be kept across the `.await`.
+        let sending = {
+            let mut p = Packet::new(PacketType::Credit);
+            p.credits = Some(n);
+            self.link.send(p)
+        };
+        sending.await
     }
 
     /// Forwards client frames within the responder's credits: control frames
@@ -267,9 +280,12 @@ impl Ws<'_> {
                     self.partial = None;
                 }
                 self.out_credits.take(n);
-                let mut p = self.data_packet(more);
-                p.body = Some(chunk.freeze());
-                if self.link.send(p).await.is_err() {
+                let sending = {
+                    let mut p = self.data_packet(more);
+                    p.body = Some(chunk.freeze());
+                    self.link.send(p)
+                };
+                if sending.await.is_err() {
                     return Ok(());
                 }
                 continue;
@@ -291,8 +307,11 @@ impl Ws<'_> {
                     });
                     continue;
                 }
-                let p = self.data_packet(!h.fin);
-                if self.link.send(p).await.is_err() {
+                let sending = {
+                    let p = self.data_packet(!h.fin);
+                    self.link.send(p)
+                };
+                if sending.await.is_err() {
                     return Ok(());
                 }
                 continue;
@@ -302,25 +321,28 @@ impl Ws<'_> {
             }
             let payload = wsframe::take(rbuf, &h);
             self.out_credits.take(payload.len());
-            let mut p = Packet::new(PacketType::Data);
-            match h.opcode {
-                opcode::PING | opcode::PONG => {
-                    p.ptype = if h.opcode == opcode::PING {
-                        PacketType::Ping
-                    } else {
-                        PacketType::Pong
-                    };
-                    p.body = Some(payload).filter(|b| !b.is_empty());
+            let sending = {
+                let mut p = Packet::new(PacketType::Data);
+                match h.opcode {
+                    opcode::PING | opcode::PONG => {
+                        p.ptype = if h.opcode == opcode::PING {
+                            PacketType::Ping
+                        } else {
+                            PacketType::Pong
+                        };
+                        p.body = Some(payload).filter(|b| !b.is_empty());
+                    }
+                    _ => {
+                        let (code, reason) = wsframe::parse_close(&payload);
+                        p.ptype = PacketType::Close;
+                        p.code = code;
+                        p.body = Some(reason).filter(|b| !b.is_empty());
+                        self.client_closed = true;
+                    }
                 }
-                _ => {
-                    let (code, reason) = wsframe::parse_close(&payload);
-                    p.ptype = PacketType::Close;
-                    p.code = code;
-                    p.body = Some(reason).filter(|b| !b.is_empty());
-                    self.client_closed = true;
-                }
-            }
-            if self.link.send(p).await.is_err() {
+                self.link.send(p)
+            };
+            if sending.await.is_err() {
                 // The session is gone; the main loop notices on its next step.
                 return Ok(());
             }
