@@ -15,75 +15,22 @@
 //! The test FAILS (never skips) when `/usr/bin/pushpin` or the binary is missing.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use pushpin_e2e::{
+    Proc, StackDir, connect, free_ports, is_timeout, our_bin, request, require_real,
+};
 
 const PUSHPIN: &str = "/usr/bin/pushpin";
 const STARTUP: Duration = Duration::from_secs(30);
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Our connmgr binary of the current build profile.
-fn connmgr_bin() -> PathBuf {
-    // The test runs from target/<profile>/deps/<name>-<hash>.
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary lives in target/<profile>/deps");
-    let bin = profile_dir.join("pushpin-connmgr");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build -p pushpin-connmgr` (or `cargo test --workspace`) first",
-        bin.display()
-    );
-    bin
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The runner and its children; SIGTERM to the runner (by PID) stops them all.
-struct Runner {
-    child: Child,
-}
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        let _ = kill(pid, Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::park_timeout(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path, http_port: u16, publish_port: u16) -> Runner {
-    assert!(
-        Path::new(PUSHPIN).is_file(),
-        "{PUSHPIN} is missing: install Pushpin 1.36 (apt-get install pushpin)"
-    );
-    let bin = connmgr_bin();
-    let run = dir.join("run");
-    let log = dir.join("log");
-    std::fs::create_dir_all(&run).unwrap();
-    std::fs::create_dir_all(&log).unwrap();
-    let conf = format!(
+/// The real runner with `condure_bin` pointing at our connmgr.
+fn start(dir: &StackDir, http_port: u16, publish_port: u16) -> Proc {
+    require_real(&[PUSHPIN]);
+    let bin = our_bin("pushpin-connmgr");
+    dir.write_conf(&format!(
         "[global]\n\
          include=/usr/lib/pushpin/internal.conf\n\
          rundir={run}\n\
@@ -108,36 +55,11 @@ fn start(dir: &Path, http_port: u16, publish_port: u16) -> Runner {
          push_in_http_port={publish_port}\n\
          stats_spec=ipc://{run}/stats\n\
          command_spec=ipc://{run}/command\n",
-        run = run.display(),
-        log = log.display(),
+        run = dir.join("run").display(),
+        log = dir.join("log").display(),
         bin = bin.display(),
-    );
-    std::fs::write(dir.join("pushpin.conf"), conf).unwrap();
-    std::fs::write(dir.join("routes"), "* test\n").unwrap();
-    let child = Command::new(PUSHPIN)
-        .arg(format!("--config={}", dir.join("pushpin.conf").display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting pushpin");
-    Runner { child }
-}
-
-fn connect(port: u16) -> std::io::Result<TcpStream> {
-    let s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(s)
-}
-
-/// One request with `Connection: close`; the whole answer.
-fn request(port: u16, req: &str) -> std::io::Result<String> {
-    let mut s = connect(port)?;
-    s.write_all(req.as_bytes())?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out)?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    ));
+    dir.start(Path::new(PUSHPIN), "runner.out")
 }
 
 /// Reads from `s` until `needle` shows up or `deadline` passes.
@@ -152,11 +74,7 @@ fn read_until(s: &mut TcpStream, buf: &mut Vec<u8>, needle: &str, deadline: Inst
         match s.read(&mut chunk) {
             Ok(0) => return String::from_utf8_lossy(buf).contains(needle),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if is_timeout(&e) => {}
             Err(e) => panic!("read failed: {e}"),
         }
     }
@@ -165,10 +83,9 @@ fn read_until(s: &mut TcpStream, buf: &mut Vec<u8>, needle: &str, deadline: Inst
 
 #[test]
 fn real_pushpin_with_our_connmgr_serves_get_and_held_stream() {
-    let dir = tempfile::tempdir().unwrap();
-    let http_port = free_port();
-    let publish_port = free_port();
-    let _runner = start(dir.path(), http_port, publish_port);
+    let dir = StackDir::new("* test\n");
+    let (http_port, publish_port) = free_ports();
+    let _runner = start(&dir, http_port, publish_port);
 
     // GET / on the test route, polled until the stack is up.
     let deadline = Instant::now() + STARTUP;

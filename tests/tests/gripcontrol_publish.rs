@@ -17,15 +17,16 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use tokio_tungstenite::tungstenite::{Message, WebSocket, protocol::Role};
+use pushpin_e2e::{
+    Held, IO_TIMEOUT, Proc, StackDir, eventually, free_ports, get, our_bin, websocket_connect,
+    ws_next_text,
+};
+use tokio_tungstenite::tungstenite::WebSocket;
 
 const STARTUP: Duration = Duration::from_secs(30);
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Publishes one item with the official library: `publish.py CONTROL_URI KIND CHANNEL`.
 /// A failed publish raises (`blocking=True`), so the exit status tells.
@@ -95,71 +96,22 @@ fn python() -> Option<PathBuf> {
     None
 }
 
+/// Our runner, after checking that the services it is to start are built too.
 fn runner_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary lives in target/<profile>/deps");
     for name in [
-        "pushpin",
         "pushpin-connmgr",
         "zurl-rs",
         "pushpin-proxy",
         "pushpin-handler",
     ] {
-        assert!(
-            dir.join(name).is_file(),
-            "{name} is missing in {}: run `cargo build --workspace --bins` first",
-            dir.display()
-        );
+        our_bin(name);
     }
-    dir.join("pushpin")
+    our_bin("pushpin")
 }
 
-fn free_port() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0").unwrap()
-}
-
-fn pause() {
-    std::thread::park_timeout(Duration::from_millis(50));
-}
-
-fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        pause();
-    }
-}
-
-/// The runner, SIGTERMed then SIGKILLed (by PID) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // never signal a reaped PID: it may belong to someone else by now
-        if matches!(self.0.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        let pid = Pid::from_raw(i32::try_from(self.0.id()).unwrap_or(i32::MAX));
-        let _ = kill(pid, Signal::SIGTERM);
-        if !eventually(Duration::from_secs(10), || {
-            matches!(self.0.try_wait(), Ok(Some(_)))
-        }) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
+/// The stack our runner started: its directory and its HTTP and publish ports.
 struct Env {
-    dir: tempfile::TempDir,
+    dir: StackDir,
     http: u16,
     publish: u16,
 }
@@ -168,40 +120,21 @@ impl Env {
     /// Our runner with all our services; WebSockets go over HTTP to `ws_origin`, the rest
     /// to the `test` route.
     fn start(ws_origin: u16) -> (Self, Proc) {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (free_port(), free_port());
-        let (http, publish) = (
-            a.local_addr().unwrap().port(),
-            b.local_addr().unwrap().port(),
-        );
-        drop((a, b));
+        let dir = StackDir::new(&format!(
+            "*,proto=ws 127.0.0.1:{ws_origin},over_http\n* test\n"
+        ));
+        let (http, publish) = free_ports();
         let d = dir.path();
         std::fs::write(d.join("internal.conf"), pushpin_config::INTERNAL_CONF).unwrap();
-        let conf = format!(
+        dir.write_conf(&format!(
             "[global]\ninclude={d}/internal.conf\nrundir={d}/run\nipc_prefix=gc-\n\
              [runner]\nservices=connmgr,zurl,proxy,handler\nhttp_port={http}\nlogdir={d}/log\n\
              [proxy]\nroutesfile=routes\nsig_iss=pushpin\nsig_key=changeme\nupdates_check=off\n\
              [handler]\npush_in_spec=ipc://{d}/run/push-in\npush_in_http_addr=127.0.0.1\n\
              push_in_http_port={publish}\ncommand_spec=ipc://{d}/run/command\n",
             d = d.display()
-        );
-        std::fs::write(d.join("pushpin.conf"), conf).unwrap();
-        std::fs::write(
-            d.join("routes"),
-            format!("*,proto=ws 127.0.0.1:{ws_origin},over_http\n* test\n"),
-        )
-        .unwrap();
-        let out = std::fs::File::create(d.join("runner.out")).unwrap();
-        let runner = Proc(
-            Command::new(runner_bin())
-                .arg(format!("--config={}", d.join("pushpin.conf").display()))
-                .current_dir(d)
-                .stdin(Stdio::null())
-                .stdout(out.try_clone().unwrap())
-                .stderr(out)
-                .spawn()
-                .unwrap(),
-        );
+        ));
+        let runner = dir.start(&runner_bin(), "runner.out");
         let env = Self { dir, http, publish };
         let up = eventually(STARTUP, || {
             get(env.http, "/").is_ok_and(|a| a.starts_with("HTTP/1.1 200"))
@@ -212,11 +145,9 @@ impl Env {
     }
 
     fn logs(&self) -> String {
-        let mut out =
-            std::fs::read_to_string(self.dir.path().join("runner.out")).unwrap_or_default();
+        let mut out = self.dir.read("runner.out");
         for name in ["connmgr", "zurl", "proxy", "handler"] {
-            let log = std::fs::read_to_string(self.dir.path().join(format!("log/{name}.log")))
-                .unwrap_or_default();
+            let log = self.dir.read(&format!("log/{name}.log"));
             out.push_str(&format!("--- {name}.log\n{log}"));
         }
         out
@@ -241,104 +172,13 @@ impl Env {
     }
 }
 
-fn connect(port: u16) -> std::io::Result<TcpStream> {
-    let s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(s)
-}
-
-fn get(port: u16, path: &str) -> std::io::Result<String> {
-    let mut s = connect(port)?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out)?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
-}
-
 /// Our own publish (not the library's): used to learn that a subscription is live.
 fn publish_json(port: u16, channel: &str, text: &str) -> std::io::Result<()> {
     let text = text.replace('\n', "\\n");
     let body = format!(
         r#"{{"items":[{{"channel":"{channel}","formats":{{"http-stream":{{"content":"{text}"}},"ws-message":{{"content":"{text}"}}}}}}]}}"#
     );
-    let mut s = connect(port)?;
-    s.write_all(
-        format!(
-            "POST /publish/ HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .as_bytes(),
-    )?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out)?;
-    if out.starts_with(b"HTTP/1.1 200") {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(
-            String::from_utf8_lossy(&out).into_owned(),
-        ))
-    }
-}
-
-/// A held request: the connection and the bytes received so far.
-struct Held {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Held {
-    /// Sends `GET path` until the answer contains `until` (a GRIP hold answers 500 until
-    /// the handler is connected), for up to 10 s.
-    fn open(port: u16, path: &str, until: &str) -> Self {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let mut s = connect(port).unwrap();
-            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
-                .unwrap();
-            let mut h = Self { s, buf: Vec::new() };
-            if until.is_empty() || h.wait_for(until.as_bytes(), IO_TIMEOUT) {
-                return h;
-            }
-            assert!(Instant::now() < deadline, "{}", h.text());
-            pause();
-        }
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.buf).into_owned()
-    }
-
-    /// Reads until `needle` arrives (true), the peer closes or `timeout` passes (false).
-    fn wait_for(&mut self, needle: &[u8], timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let _ = self.s.set_read_timeout(Some(Duration::from_millis(100)));
-        loop {
-            if self.buf.windows(needle.len()).any(|w| w == needle) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            let mut chunk = [0u8; 4096];
-            match self.s.read(&mut chunk) {
-                Ok(0) => return self.buf.windows(needle.len()).any(|w| w == needle),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(_) => return false,
-            }
-        }
-    }
-
-    /// Reads whatever arrives within `wait`.
-    fn drain(&mut self, wait: Duration) {
-        let _ = self.wait_for(b"\0never\0", wait);
-    }
+    pushpin_e2e::publish_json(port, &body)
 }
 
 /// The chunks of a chunked body that starts at `body` (complete chunks only).
@@ -427,42 +267,13 @@ fn woh_origin(channel: &'static str) -> u16 {
     port
 }
 
+/// A WebSocket to `/ws`, reading with a 500 ms timeout.
 fn ws_open(port: u16) -> WebSocket<TcpStream> {
-    let mut s = connect(port).unwrap();
-    s.write_all(
-        b"GET /ws HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\n\
-          Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).is_ok_and(|n| n == 1) {
-        head.push(b[0]);
-    }
-    let head = String::from_utf8_lossy(&head);
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    s.set_read_timeout(Some(Duration::from_millis(500)))
+    let (mut ws, _) = websocket_connect(port);
+    ws.get_mut()
+        .set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
-    WebSocket::from_raw_socket(s, Role::Client, None)
-}
-
-/// The next text message within `timeout`, skipping control frames.
-fn ws_next_text(ws: &mut WebSocket<TcpStream>, timeout: Duration) -> Option<String> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        match ws.read() {
-            Ok(Message::Text(t)) => return Some(t.to_string()),
-            Ok(_) => {}
-            Err(tokio_tungstenite::tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => panic!("websocket: {e}"),
-        }
-    }
-    None
+    ws
 }
 
 #[test]
@@ -478,12 +289,12 @@ fn gripcontrol_library_publishes_to_our_handler() {
     let probed = (0..20).any(|i| {
         let probe = format!("probe {i}\n");
         publish_json(env.publish, "gc-stream", &probe).is_ok()
-            && stream.wait_for(probe.as_bytes(), Duration::from_millis(500))
+            && stream.wait_for(&probe, Duration::from_millis(500))
     });
     assert!(probed, "stream never subscribed:\n{}", env.logs());
     env.gripcontrol_publish(&python, "stream", "gc-stream");
     assert!(
-        stream.wait_for(STREAM_CONTENT.as_bytes(), IO_TIMEOUT),
+        stream.wait_for(STREAM_CONTENT, IO_TIMEOUT),
         "stream did not receive the library's publish: {:?}\n{}",
         stream.text(),
         env.logs()
@@ -506,7 +317,7 @@ fn gripcontrol_library_publishes_to_our_handler() {
     let mut answered = false;
     for _ in 0..10 {
         env.gripcontrol_publish(&python, "response", "gc-response");
-        if poll.wait_for(RESPONSE_BODY.as_bytes(), Duration::from_secs(1)) {
+        if poll.wait_for(RESPONSE_BODY, Duration::from_secs(1)) {
             answered = true;
             break;
         }

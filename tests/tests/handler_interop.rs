@@ -7,13 +7,11 @@
 //! Fails (never skips) when the real binaries are missing.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use pushpin_e2e::{StackDir, free_ports, is_timeout, require_real};
 
 const WAIT: Duration = Duration::from_secs(15);
 const REAL: [&str; 3] = [
@@ -22,38 +20,10 @@ const REAL: [&str; 3] = [
     "/usr/bin/pushpin-proxy",
 ];
 
-/// The real runner; stopped by pid (SIGTERM, then SIGKILL) on drop.
-struct Runner(Child);
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        let pid = Pid::from_raw(i32::try_from(self.0.id()).unwrap_or(i32::MAX));
-        let _ = kill(pid, Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::yield_now();
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn write_config(dir: &Path, http_port: u16, publish_port: u16) -> std::path::PathBuf {
-    std::fs::create_dir_all(dir.join("run")).unwrap();
-    std::fs::create_dir_all(dir.join("log")).unwrap();
-    std::fs::write(dir.join("routes"), "* test\n").unwrap();
-    let conf = format!(
+/// The `pushpin.conf` of the real runner starting condure and the real proxy, which hand
+/// requests to our handler (publishing on `publish_port`).
+fn config(dir: &StackDir, http_port: u16, publish_port: u16) -> String {
+    format!(
         "[global]\ninclude=/usr/lib/pushpin/internal.conf\nrundir={run}\nipc_prefix=hx-\n\
          port_offset=0\nstats_connection_ttl=120\n\n\
          [runner]\nservices=condure,pushpin-proxy\nhttp_port={http_port}\nlogdir={log}\nlog_level=2\n\n\
@@ -62,10 +32,7 @@ fn write_config(dir: &Path, http_port: u16, publish_port: u16) -> std::path::Pat
         run = dir.join("run").display(),
         log = dir.join("log").display(),
         routes = dir.join("routes").display(),
-    );
-    let path = dir.join("pushpin.conf");
-    std::fs::write(&path, conf).unwrap();
-    path
+    )
 }
 
 /// Sends a request and reads until `until` appears in the response (or EOF).
@@ -90,11 +57,7 @@ fn read_for(s: &mut TcpStream, out: &mut String, until: &str, wait: Duration) {
         match s.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if is_timeout(&e) => {}
             Err(e) => panic!("read: {e}"),
         }
     }
@@ -144,23 +107,11 @@ fn hold(client: SocketAddr, path: &str, opened: &str) -> TcpStream {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_handler_with_real_condure_and_proxy() {
-    for bin in REAL {
-        assert!(
-            Path::new(bin).exists(),
-            "{bin} is required for this interop test"
-        );
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (http_port, publish_port) = (free_port(), free_port());
-    let conf = write_config(dir.path(), http_port, publish_port);
-    let runner = Runner(
-        Command::new(REAL[0])
-            .arg(format!("--config={}", conf.display()))
-            .stdout(std::fs::File::create(dir.path().join("runner.out")).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    require_real(&REAL);
+    let dir = StackDir::new("* test\n");
+    let (http_port, publish_port) = free_ports();
+    let conf = dir.write_conf(&config(&dir, http_port, publish_port));
+    let runner = dir.start(Path::new(REAL[0]), "runner.out");
     let config = pushpin_config::load(&conf, &Default::default()).unwrap();
     let handler = pushpin_handler::Handler::bind(pushpin_handler::Config::new(config.handler))
         .await
@@ -214,8 +165,7 @@ async fn our_handler_with_real_condure_and_proxy() {
     drop(runner);
     if result.is_err() {
         for f in ["runner.out", "log/condure.log", "log/pushpin-proxy.log"] {
-            let text = std::fs::read_to_string(dir.path().join(f)).unwrap_or_default();
-            eprintln!("--- {f}\n{text}");
+            eprintln!("--- {f}\n{}", dir.read(f));
         }
     }
     result.unwrap();

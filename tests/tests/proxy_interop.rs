@@ -12,11 +12,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use pushpin_e2e::{Proc, StackDir, free_ports, require_real, websocket_origin, ws_next_text};
 
 const WAIT: Duration = Duration::from_secs(15);
 const REAL: [&str; 3] = [
@@ -25,50 +23,10 @@ const REAL: [&str; 3] = [
     "/usr/bin/zurl",
 ];
 
-/// A child process, stopped by pid (SIGTERM, then SIGKILL) on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let pid = Pid::from_raw(i32::try_from(self.0.id()).unwrap_or(i32::MAX));
-        let _ = kill(pid, Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::yield_now();
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(cmd: &str, args: &[String], log: &Path) -> Proc {
-    let out = std::fs::File::create(log).unwrap();
-    let err = out.try_clone().unwrap();
-    Proc(
-        Command::new(cmd)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {cmd}: {e}")),
-    )
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn write_config(dir: &Path, publish_port: u16) -> PathBuf {
+/// Writes `pushpin.conf` (returning its path), a copy of 1.36's `internal.conf` with
+/// zurl's sockets in the run directory, and `zurl.conf`.
+fn write_config(dir: &StackDir, publish_port: u16) -> PathBuf {
     let run = dir.join("run");
-    std::fs::create_dir_all(&run).unwrap();
     let internal = std::fs::read_to_string("/usr/lib/pushpin/internal.conf")
         .unwrap()
         .replace(
@@ -76,7 +34,6 @@ fn write_config(dir: &Path, publish_port: u16) -> PathBuf {
             "ipc://{rundir}/{ipc_prefix}zurl-",
         );
     std::fs::write(dir.join("internal.conf"), internal).unwrap();
-    std::fs::write(dir.join("routes"), "* test\n").unwrap();
     let conf = format!(
         "[global]\ninclude={inc}\nrundir={run}\nipc_prefix=px-\nstats_connection_ttl=120\n\n\
          [runner]\nservices=condure,zurl,pushpin-proxy,pushpin-handler\n\n\
@@ -97,9 +54,7 @@ fn write_config(dir: &Path, publish_port: u16) -> PathBuf {
         ),
     )
     .unwrap();
-    let path = dir.join("pushpin.conf");
-    std::fs::write(&path, conf).unwrap();
-    path
+    dir.write_conf(&conf)
 }
 
 /// Sends `request` and reads until `want` appears in the answer or the deadline.
@@ -195,54 +150,28 @@ fn origin() -> u16 {
 /// A WebSocket origin accepting the `grip` extension: on connect it subscribes to
 /// `wsx` with a control message, then says `m:welcome`; it answers `m:echo:<text>`.
 fn grip_ws_origin() -> u16 {
-    use base64::Engine as _;
-    use sha1::{Digest, Sha1};
-    use tokio_tungstenite::tungstenite::{Message, WebSocket, protocol::Role};
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            let head = read_head(&mut s);
-            let Some(key) = head.lines().find_map(|l| {
-                let (name, value) = l.split_once(':')?;
-                name.eq_ignore_ascii_case("sec-websocket-key")
-                    .then(|| value.trim().to_owned())
-            }) else {
-                continue;
-            };
-            let offered = head.lines().any(|l| {
-                l.to_ascii_lowercase()
-                    .starts_with("sec-websocket-extensions: grip")
-            });
-            let digest = Sha1::digest(format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11"));
-            let accept = base64::engine::general_purpose::STANDARD.encode(digest);
-            let answer = format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-                 Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\
-                 Sec-WebSocket-Extensions: grip\r\n\r\n"
-            );
-            if s.write_all(answer.as_bytes()).is_err() {
-                continue;
-            }
-            let mut ws = WebSocket::from_raw_socket(s, Role::Server, None);
-            let hello = if offered {
-                "m:welcome"
-            } else {
-                "m:not offered"
-            };
-            let _ = ws.send(Message::text(r#"c:{"type":"subscribe","channel":"wsx"}"#));
-            let _ = ws.send(Message::text("unprefixed"));
-            let _ = ws.send(Message::text(hello));
-            while let Ok(m) = ws.read() {
-                if let Message::Text(t) = m {
-                    if ws.send(Message::text(format!("m:echo:{t}"))).is_err() {
-                        break;
-                    }
+    use tokio_tungstenite::tungstenite::Message;
+    websocket_origin("Sec-WebSocket-Extensions: grip\r\n", |mut ws, head| {
+        let offered = head.lines().any(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("sec-websocket-extensions: grip")
+        });
+        let hello = if offered {
+            "m:welcome"
+        } else {
+            "m:not offered"
+        };
+        let _ = ws.send(Message::text(r#"c:{"type":"subscribe","channel":"wsx"}"#));
+        let _ = ws.send(Message::text("unprefixed"));
+        let _ = ws.send(Message::text(hello));
+        while let Ok(m) = ws.read() {
+            if let Message::Text(t) = m {
+                if ws.send(Message::text(format!("m:echo:{t}"))).is_err() {
+                    break;
                 }
             }
         }
-    });
-    port
+    })
 }
 
 /// Reads an HTTP head byte by byte (up to the blank line).
@@ -263,35 +192,32 @@ fn read_head(s: &mut TcpStream) -> String {
 
 #[test]
 fn our_proxy_with_real_condure_handler_and_zurl() {
-    for bin in REAL {
-        assert!(
-            Path::new(bin).exists(),
-            "{bin} is missing: install pushpin 1.36 and zurl"
-        );
-    }
-    let dir = tempfile::tempdir().unwrap();
+    require_real(&REAL);
+    let dir = StackDir::new("* test\n");
     let d = dir.path();
-    let publish_port = free_port();
-    let http_port = free_port();
-    let conf = write_config(d, publish_port);
+    let (publish_port, http_port) = free_ports();
+    let conf = write_config(&dir, publish_port);
     let run = d.join("run");
-    let _condure = spawn(
-        REAL[0],
+    let _condure = Proc::spawn(
+        Path::new(REAL[0]),
         &[
             format!("--listen=127.0.0.1:{http_port},stream"),
             format!("--zclient-stream=ipc://{}/px-condure", run.display()),
             "--log-level=3".to_string(),
         ],
+        None,
         &d.join("condure.log"),
     );
-    let _handler = spawn(
-        REAL[1],
+    let _handler = Proc::spawn(
+        Path::new(REAL[1]),
         &[format!("--config={}", conf.display())],
+        None,
         &d.join("handler.log"),
     );
-    let _zurl = spawn(
-        REAL[2],
+    let _zurl = Proc::spawn(
+        Path::new(REAL[2]),
         &[format!("--config={}", d.join("zurl.conf").display())],
+        None,
         &d.join("zurl.log"),
     );
 
@@ -452,21 +378,10 @@ fn our_proxy_with_real_condure_handler_and_zurl() {
     let read_text = |ws: &mut tokio_tungstenite::tungstenite::WebSocket<TcpStream>,
                      texts: &mut Vec<String>,
                      until: Instant| {
-        while Instant::now() < until {
-            match ws.read() {
-                Ok(tokio_tungstenite::tungstenite::Message::Text(t)) => {
-                    texts.push(t.to_string());
-                    return;
-                }
-                Ok(_) => {}
-                Err(tokio_tungstenite::tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) => panic!("websocket read: {e}"),
-            }
-        }
+        texts.extend(ws_next_text(
+            ws,
+            until.saturating_duration_since(Instant::now()),
+        ));
     };
     read_text(&mut ws, &mut texts, Instant::now() + WAIT);
     assert_eq!(texts, ["welcome"]);

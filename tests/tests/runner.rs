@@ -12,18 +12,19 @@
 //! `cargo build --workspace --bins` first (`cargo test` alone builds only the binaries of
 //! packages that have integration tests). FAILS, never skips, when a 1.36 program is missing.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use pushpin_e2e::{
+    Held, Proc, StackDir, eventually, free_ports, get, our_bin, pause, publish_json, require_real,
+    websocket_connect, websocket_origin,
+};
+use tokio_tungstenite::tungstenite::Message;
 
 const STARTUP: Duration = Duration::from_secs(30);
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const REAL: [&str; 7] = [
     "/usr/bin/condure",
     "/usr/bin/zurl",
@@ -49,51 +50,8 @@ const OURS: [&str; 4] = [
 ];
 
 fn runner_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary lives in target/<profile>/deps");
-    let bin = profile_dir.join("pushpin");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build -p pushpin-runner` first",
-        bin.display()
-    );
-    for p in REAL {
-        assert!(
-            Path::new(p).is_file(),
-            "{p} is missing: install Pushpin 1.36"
-        );
-    }
-    bin
-}
-
-/// Two distinct free ports (both listeners are held while the second is picked).
-fn free_ports() -> (u16, u16) {
-    let a = TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = TcpListener::bind("127.0.0.1:0").unwrap();
-    (
-        a.local_addr().unwrap().port(),
-        b.local_addr().unwrap().port(),
-    )
-}
-
-fn pause() {
-    std::thread::park_timeout(Duration::from_millis(50));
-}
-
-fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        pause();
-    }
+    require_real(&REAL);
+    our_bin("pushpin")
 }
 
 fn alive(pid: i32) -> bool {
@@ -107,27 +65,9 @@ fn alive(pid: i32) -> bool {
             .starts_with('Z')
 }
 
-/// A started process, SIGTERMed then SIGKILLed (by PID) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // never signal a reaped PID: it may belong to someone else by now
-        if matches!(self.0.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        let _ = kill(Pid::from_raw(self.0.id() as i32), Signal::SIGTERM);
-        if !eventually(Duration::from_secs(10), || {
-            matches!(self.0.try_wait(), Ok(Some(_)))
-        }) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
+/// One runner's stack: its directory and its HTTP and publish ports.
 struct Env {
-    dir: tempfile::TempDir,
+    dir: StackDir,
     http: u16,
     publish: u16,
 }
@@ -140,10 +80,10 @@ impl Env {
     /// `programs` is the `[runner]` lines naming the programs (empty: ours, found next to the
     /// runner).
     fn with_programs(services: &str, programs: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = StackDir::new("* test\n");
         let (http, publish) = free_ports();
         let d = dir.path();
-        let conf = format!(
+        dir.write_conf(&format!(
             "[global]\ninclude=/usr/lib/pushpin/internal.conf\nrundir={d}/run\nipc_prefix=rt-\n\
              [runner]\nservices={services}\nhttp_port={http}\nlogdir={d}/log\n{programs}\
              [proxy]\nroutesfile=routes\nsig_iss=pushpin\nsig_key=changeme\nupdates_check=off\n\
@@ -153,40 +93,28 @@ impl Env {
              [handler]\npush_in_spec=ipc://{d}/run/push-in\npush_in_http_addr=127.0.0.1\n\
              push_in_http_port={publish}\ncommand_spec=ipc://{d}/run/command\n",
             d = d.display()
-        );
-        std::fs::write(d.join("pushpin.conf"), conf).unwrap();
-        std::fs::write(d.join("routes"), "* test\n").unwrap();
+        ));
         Self { dir, http, publish }
     }
 
-    fn conf(&self) -> PathBuf {
-        self.dir.path().join("pushpin.conf")
-    }
-
-    fn spawn(&self, program: &Path, args: &[String], out: &str) -> Proc {
-        let out = std::fs::File::create(self.dir.path().join(out)).unwrap();
-        Proc(
-            Command::new(program)
-                .args(args)
-                .current_dir(self.dir.path())
-                .stdin(Stdio::null())
-                .stdout(out.try_clone().unwrap())
-                .stderr(out)
-                .spawn()
-                .unwrap(),
+    /// As [`Env::with_programs`], with WebSockets routed to an echo origin of their own.
+    fn with_ws_echo(services: &str, programs: &str) -> Self {
+        let origin = ws_echo_origin();
+        let env = Self::with_programs(services, programs);
+        std::fs::write(
+            env.dir.join("routes"),
+            format!("*,proto=ws 127.0.0.1:{origin}\n* test\n"),
         )
+        .unwrap();
+        env
     }
 
     fn runner(&self) -> Proc {
-        self.spawn(
-            &runner_bin(),
-            &[format!("--config={}", self.conf().display())],
-            "runner.out",
-        )
+        self.dir.start(&runner_bin(), "runner.out")
     }
 
     fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+        self.dir.read(name)
     }
 
     fn pid(&self, file: &str) -> Option<i32> {
@@ -216,7 +144,7 @@ impl Env {
 
     /// SIGTERM to the runner: exit 0, no child left, no ipc file of ours left.
     fn stop(&self, mut runner: Proc, kids: &[i32]) {
-        kill(Pid::from_raw(runner.0.id() as i32), Signal::SIGTERM).unwrap();
+        kill(runner.pid(), Signal::SIGTERM).unwrap();
         let mut status = None;
         eventually(Duration::from_secs(20), || {
             status = runner.0.try_wait().unwrap();
@@ -232,113 +160,47 @@ impl Env {
     }
 }
 
-fn connect(port: u16) -> std::io::Result<TcpStream> {
-    let s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(s)
-}
-
-fn get(port: u16, path: &str) -> std::io::Result<String> {
-    let mut s = connect(port)?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out)?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
-}
-
+/// Publishes `text` to `channel` as an `http-stream` chunk and an `http-response` body.
 fn publish(port: u16, channel: &str, text: &str) -> std::io::Result<()> {
-    let body = format!(
-        r#"{{"items":[{{"channel":"{channel}","formats":{{"http-stream":{{"content":"{}"}},"http-response":{{"body":"{}"}}}}}}]}}"#,
-        text.replace('\n', "\\n"),
-        text.replace('\n', "\\n")
-    );
-    let mut s = connect(port)?;
-    s.write_all(
-        format!(
-            "POST /publish/ HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .as_bytes(),
-    )?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out)?;
-    if out.starts_with(b"HTTP/1.1 200") {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(
-            String::from_utf8_lossy(&out).into_owned(),
-        ))
-    }
+    let text = text.replace('\n', "\\n");
+    publish_json(
+        port,
+        &format!(
+            r#"{{"items":[{{"channel":"{channel}","formats":{{"http-stream":{{"content":"{text}"}},"http-response":{{"body":"{text}"}}}}}}]}}"#
+        ),
+    )
 }
 
-/// A held request: the connection and what it has received.
-struct Held {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Held {
-    /// Sends the request; with a non-empty `until`, retries (a GRIP hold answers 500 until
-    /// the handler is connected) until the answer contains it, for up to 10 s.
-    fn open(port: u16, path: &str, until: &str) -> Self {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let mut s = connect(port).unwrap();
-            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
-                .unwrap();
-            let mut h = Self { s, buf: Vec::new() };
-            if until.is_empty() || h.wait_for(until, IO_TIMEOUT) {
-                return h;
-            }
-            assert!(Instant::now() < deadline, "{}", h.text());
+/// Publishes `text` until `held` receives it (subscriptions are set up asynchronously).
+fn receives(held: &mut Held, port: u16, channel: &str, text: &str) -> bool {
+    for _ in 0..6 {
+        if publish(port, channel, text).is_err() {
             pause();
+            continue;
+        }
+        if held.wait_for(text, Duration::from_millis(500)) {
+            return true;
         }
     }
+    false
+}
 
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.buf).into_owned()
-    }
+/// The pids of the four `files` and of mongrel2 (whose pid file is named after the HTTP
+/// port); asserts that all five are there.
+/// The pid files of the 1.36 programs behind mongrel2 (mongrel2's own is named after the
+/// HTTP port).
+const M2_REAL_PID_FILES: [&str; 4] = [
+    "m2adapter.pid",
+    "zurl.pid",
+    "pushpin-proxy.pid",
+    "pushpin-handler.pid",
+];
 
-    /// Reads until `needle` arrives (true), the peer closes or `timeout` passes (false).
-    fn wait_for(&mut self, needle: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let _ = self.s.set_read_timeout(Some(Duration::from_millis(100)));
-        loop {
-            if self.text().contains(needle) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            let mut chunk = [0u8; 4096];
-            match self.s.read(&mut chunk) {
-                Ok(0) => return self.text().contains(needle),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(_) => return false,
-            }
-        }
-    }
-
-    /// Publishes `text` until it arrives (subscriptions are set up asynchronously).
-    fn receives(&mut self, port: u16, channel: &str, text: &str) -> bool {
-        for _ in 0..6 {
-            if publish(port, channel, text).is_err() {
-                pause();
-                continue;
-            }
-            if self.wait_for(text, Duration::from_millis(500)) {
-                return true;
-            }
-        }
-        false
-    }
+fn mongrel2_stack_pids(env: &Env, files: [&str; 4]) -> Vec<i32> {
+    let mut kids: Vec<i32> = files.iter().filter_map(|f| env.pid(f)).collect();
+    kids.extend(env.pid(&format!("mongrel2_{}.pid", env.http)));
+    assert_eq!(kids.len(), 5, "{kids:?}");
+    kids
 }
 
 /// Opens streams on `channel` and publishes until one receives a publish, for up to
@@ -354,7 +216,7 @@ fn stream_works(env: &Env, channel: &str, timeout: Duration) -> Option<Duration>
             &format!("/stream?channel={channel}"),
             "[stream opened]\n",
         );
-        if held.receives(env.publish, channel, &format!("{channel} {n}\n")) {
+        if receives(&mut held, env.publish, channel, &format!("{channel} {n}\n")) {
             return Some(t0.elapsed());
         }
     }
@@ -370,7 +232,7 @@ fn stream_and_long_poll_work(env: &Env) {
     );
     let mut poll = Held::open(env.http, "/response?channel=lp", "");
     assert!(
-        poll.receives(env.publish, "lp", "long-poll answer\n"),
+        receives(&mut poll, env.publish, "lp", "long-poll answer\n"),
         "{}",
         poll.text()
     );
@@ -409,7 +271,7 @@ fn our_runner_with_condure_zurl_proxy_handler_survives_kills() {
         });
         assert!(serving, "{file}: GET / fails after the restart");
         let served = t0.elapsed();
-        let survived = held.receives(env.publish, "fault", &format!("after {file}\n"));
+        let survived = receives(&mut held, env.publish, "fault", &format!("after {file}\n"));
         let streams = stream_works(&env, "fresh", Duration::from_secs(10))
             .map(|d| (t0.elapsed() - d).as_millis());
         assert!(
@@ -473,66 +335,42 @@ fn our_runner_with_mongrel2_m2adapter_zurl_proxy_handler() {
     let out = env.read("runner.out");
     assert!(out.contains("starting m2 http:"), "{out}");
     assert!(out.contains("starting m2a"), "{out}");
-    let mut kids: Vec<i32> = [
-        "m2adapter.pid",
-        "zurl.pid",
-        "pushpin-proxy.pid",
-        "pushpin-handler.pid",
-    ]
-    .iter()
-    .filter_map(|f| env.pid(f))
-    .collect();
-    kids.extend(env.pid(&format!("mongrel2_{}.pid", env.http)));
-    assert_eq!(kids.len(), 5, "{kids:?}");
+    let kids = mongrel2_stack_pids(&env, M2_REAL_PID_FILES);
     env.stop(runner, &kids);
-}
-
-/// Reads an HTTP head (up to the blank line) byte by byte.
-fn read_head(s: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).is_ok_and(|n| n == 1) {
-        head.push(b[0]);
-    }
-    String::from_utf8_lossy(&head).into_owned()
 }
 
 /// A WebSocket echo origin on a thread of its own (one connection at a time); returns its
 /// port.
 fn ws_echo_origin() -> u16 {
-    use base64::Engine as _;
-    use sha1::{Digest, Sha1};
-    use tokio_tungstenite::tungstenite::{WebSocket, protocol::Role};
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            let head = read_head(&mut s);
-            let Some(key) = head.lines().find_map(|l| {
-                let (name, value) = l.split_once(':')?;
-                name.eq_ignore_ascii_case("sec-websocket-key")
-                    .then(|| value.trim().to_owned())
-            }) else {
-                continue;
-            };
-            let digest = Sha1::digest(format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11"));
-            let accept = base64::engine::general_purpose::STANDARD.encode(digest);
-            let answer = format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-                 Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-            );
-            if s.write_all(answer.as_bytes()).is_err() {
-                continue;
-            }
-            let mut ws = WebSocket::from_raw_socket(s, Role::Server, None);
-            while let Ok(m) = ws.read() {
-                if (m.is_text() || m.is_binary()) && ws.send(m).is_err() {
-                    break;
-                }
+    websocket_origin("", |mut ws, _| {
+        while let Ok(m) = ws.read() {
+            if (m.is_text() || m.is_binary()) && ws.send(m).is_err() {
+                break;
             }
         }
-    });
-    port
+    })
+}
+
+/// A WebSocket through the runner's front end to the echo origin: the handshake answers
+/// RFC 6455's example key with its accept value, and `text` comes back. The close
+/// handshake is finished before returning: mongrel2 1.12 exits uncleanly when stopped with
+/// a client connection open (1.36's runner reports that too, for a held stream).
+fn websocket_echoes(port: u16, text: &str) {
+    let (mut ws, head) = websocket_connect(port);
+    assert!(
+        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+        "{head}"
+    );
+    ws.send(Message::text(text)).unwrap();
+    let echo = loop {
+        match ws.read().unwrap() {
+            Message::Text(t) => break t.to_string(),
+            _ => continue,
+        }
+    };
+    assert_eq!(echo, text);
+    ws.close(None).unwrap();
+    while ws.read().is_ok() {}
 }
 
 /// mongrel2 and m2adapter (both 1.36's) in front of our proxy: a WebSocket round trip
@@ -540,62 +378,17 @@ fn ws_echo_origin() -> u16 {
 /// `mongrel2.log` for the service.
 #[test]
 fn our_runner_with_mongrel2_in_front_of_our_proxy_carries_websockets() {
-    use tokio_tungstenite::tungstenite::{Message, WebSocket, protocol::Role};
-    let origin = ws_echo_origin();
-    let env = Env::with_programs(
+    let env = Env::with_ws_echo(
         "mongrel2,zurl,pushpin-proxy,pushpin-handler",
         "m2adapter_bin=/usr/bin/m2adapter\nmongrel2_bin=/usr/bin/mongrel2\nm2sh_bin=/usr/bin/m2sh\n",
     );
-    std::fs::write(
-        env.dir.path().join("routes"),
-        format!("*,proto=ws 127.0.0.1:{origin}\n* test\n"),
-    )
-    .unwrap();
     let runner = env.runner();
     env.wait_up();
-    let mut stream = connect(env.http).unwrap();
-    stream
-        .write_all(
-            b"GET /ws HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\n\
-              Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        )
-        .unwrap();
-    let head = read_head(&mut stream);
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    // RFC 6455's example key and its accept value
-    assert!(
-        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
-        "{head}"
-    );
-    let mut ws = WebSocket::from_raw_socket(stream, Role::Client, None);
-    ws.send(Message::text("hello m2")).unwrap();
-    let echo = loop {
-        match ws.read().unwrap() {
-            Message::Text(t) => break t.to_string(),
-            _ => continue,
-        }
-    };
-    assert_eq!(echo, "hello m2");
-    // finish the close handshake first: mongrel2 1.12 exits uncleanly when stopped with a
-    // client connection open (1.36's runner reports that too, for a held stream)
-    ws.close(None).unwrap();
-    while ws.read().is_ok() {}
-    drop(ws);
+    websocket_echoes(env.http, "hello m2");
     let log = env.dir.path().join("log");
     assert!(log.join("mongrel2.log").is_file());
     assert!(!log.join(format!("mongrel2_{}.log", env.http)).exists());
-    let mut kids: Vec<i32> = [
-        "m2adapter.pid",
-        "zurl.pid",
-        "pushpin-proxy.pid",
-        "pushpin-handler.pid",
-    ]
-    .iter()
-    .filter_map(|f| env.pid(f))
-    .collect();
-    kids.extend(env.pid(&format!("mongrel2_{}.pid", env.http)));
-    assert_eq!(kids.len(), 5, "{kids:?}");
+    let kids = mongrel2_stack_pids(&env, M2_REAL_PID_FILES);
     env.stop(runner, &kids);
 }
 
@@ -604,60 +397,26 @@ fn our_runner_with_mongrel2_in_front_of_our_proxy_carries_websockets() {
 /// stream, a long-poll and a WebSocket round trip.
 #[test]
 fn our_runner_with_mongrel2_and_our_m2adapter() {
-    use tokio_tungstenite::tungstenite::{Message, WebSocket, protocol::Role};
     let dir = runner_bin().parent().unwrap().to_path_buf();
     assert!(
         dir.join("pushpin-m2adapter").is_file(),
         "pushpin-m2adapter is missing next to the runner: run `cargo build --workspace --bins` first"
     );
-    let origin = ws_echo_origin();
-    let env = Env::with_programs(
+    let env = Env::with_ws_echo(
         "mongrel2,zurl,proxy,handler",
         "mongrel2_bin=/usr/bin/mongrel2\nm2sh_bin=/usr/bin/m2sh\n",
     );
-    std::fs::write(
-        env.dir.path().join("routes"),
-        format!("*,proto=ws 127.0.0.1:{origin}\n* test\n"),
-    )
-    .unwrap();
     let runner = env.runner();
     env.wait_up();
     let pid = env.pid("m2adapter.pid").expect("m2adapter pid file");
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
     assert_eq!(exe, dir.join("pushpin-m2adapter"));
     stream_and_long_poll_work(&env);
-    let mut stream = connect(env.http).unwrap();
-    stream
-        .write_all(
-            b"GET /ws HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\n\
-              Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        )
-        .unwrap();
-    let head = read_head(&mut stream);
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert!(
-        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
-        "{head}"
+    websocket_echoes(env.http, "hello ours");
+    let kids = mongrel2_stack_pids(
+        &env,
+        ["m2adapter.pid", "zurl.pid", "proxy.pid", "handler.pid"],
     );
-    let mut ws = WebSocket::from_raw_socket(stream, Role::Client, None);
-    ws.send(Message::text("hello ours")).unwrap();
-    let echo = loop {
-        match ws.read().unwrap() {
-            Message::Text(t) => break t.to_string(),
-            _ => continue,
-        }
-    };
-    assert_eq!(echo, "hello ours");
-    ws.close(None).unwrap();
-    while ws.read().is_ok() {}
-    drop(ws);
-    let mut kids: Vec<i32> = ["m2adapter.pid", "zurl.pid", "proxy.pid", "handler.pid"]
-        .iter()
-        .filter_map(|f| env.pid(f))
-        .collect();
-    kids.extend(env.pid(&format!("mongrel2_{}.pid", env.http)));
-    assert_eq!(kids.len(), 5, "{kids:?}");
     env.stop(runner, &kids);
 }
 
@@ -696,14 +455,15 @@ fn started_alone_beside_the_runner(services: &str, alone: &[&str]) {
     assert!(eventually(STARTUP, || env
         .read("runner.out")
         .contains(" started\n")));
-    let conf = format!("--config={}", env.conf().display());
+    let conf = format!("--config={}", env.dir.join("pushpin.conf").display());
     let procs: Vec<Proc> = alone
         .iter()
         .map(|name| {
-            env.spawn(
+            Proc::spawn(
                 &Path::new("/usr/bin").join(name),
                 &[conf.clone(), "--ipc-prefix=rt-".into()],
-                &format!("{name}.out"),
+                Some(env.dir.path()),
+                &env.dir.join(&format!("{name}.out")),
             )
         })
         .collect();

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
+use pushpin_e2e::{Proc, free_port};
 use pushpin_tnetstring::Value;
 use pushpin_zhttp::{Id, Ids, Limits, Packet, PacketType};
 use pushpin_zmq::SocketSpec;
@@ -696,32 +697,6 @@ async fn zurl_rs_answers_like_zurl() {
     );
 }
 
-/// The real Pushpin 1.36 runner (condure, pushpin-proxy, pushpin-handler), stopped with
-/// SIGTERM by PID on drop so it stops its children.
-struct RealPushpin {
-    child: Child,
-}
-
-impl Drop for RealPushpin {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        for _ in 0..100 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::park_timeout(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 /// One HTTP/1.0 exchange over a raw socket; returns the whole response text.
 async fn http(port: u16, request: String) -> Option<Vec<u8>> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -810,7 +785,7 @@ fn pushpin_logs(d: &Path) -> String {
 /// Starts the real runner with fresh ports and waits until `GET /hello` answers 200
 /// through zurl-rs. Ports are probed first; if another process takes one meanwhile and the
 /// runner exits, it is started again with other ports (3 attempts).
-async fn start_pushpin(d: &Path) -> (RealPushpin, u16, Vec<u8>) {
+async fn start_pushpin(d: &Path) -> (Proc, u16, Vec<u8>) {
     for attempt in 0..3u32 {
         let http_port = free_port();
         // The handler's tcp ports are 5560-5563 + offset: below the ephemeral range.
@@ -829,20 +804,16 @@ async fn start_pushpin(d: &Path) -> (RealPushpin, u16, Vec<u8>) {
             d = d.display()
         );
         std::fs::write(d.join("pushpin.conf"), conf).unwrap();
-        let out = std::fs::File::create(d.join("runner.out")).unwrap();
-        let mut pushpin = RealPushpin {
-            child: Command::new("/usr/bin/pushpin")
-                .arg(format!("--config={}", d.join("pushpin.conf").display()))
-                .current_dir(d)
-                .stdout(out)
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn pushpin"),
-        };
+        let mut pushpin = Proc::spawn(
+            Path::new("/usr/bin/pushpin"),
+            &[format!("--config={}", d.join("pushpin.conf").display())],
+            Some(d),
+            &d.join("runner.out"),
+        );
         let get = format!("GET /hello?x=1 HTTP/1.0\r\nHost: example.test:{http_port}\r\n\r\n");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while tokio::time::Instant::now() < deadline {
-            if matches!(pushpin.child.try_wait(), Ok(Some(_))) {
+            if matches!(pushpin.0.try_wait(), Ok(Some(_))) {
                 break;
             }
             match http(http_port, get.clone()).await {

@@ -29,7 +29,7 @@ use tracing::{debug, warn};
 use super::conn::{Conn, ConnEvent};
 use super::upstream::{KEEP_ALIVE, PEER_TIMEOUT};
 use super::ws::next_within;
-use super::wsgrip::{OriginMessage, classify, message_packet};
+use super::wsgrip::{self, OriginMessage, classify, message_packet};
 use super::{Outcome, REQUEST_CREDITS, Request, respond, rewrite};
 use crate::outgoing;
 use crate::wscontrol::SessionMsg;
@@ -334,12 +334,7 @@ impl Session<'_> {
                         }
                     }
                 }
-                item = async {
-                    match ctl {
-                        Some(rx) => rx.recv().await,
-                        None => std::future::pending().await,
-                    }
-                } => match item {
+                item = wsgrip::next_msg(ctl) => match item {
                     Some(SessionMsg::Item(item)) => {
                         if let Some(end) = self.control_item(item) {
                             return end;

@@ -101,6 +101,38 @@ pub(super) fn message_packet(kind: WsMessageType, body: Bytes) -> Packet {
     }
 }
 
+/// The next message from the handler for a registered session (the `rx` of its
+/// [`Control`]); without a registration, never.
+pub(super) async fn next_msg(rx: Option<&mut mpsc::Receiver<SessionMsg>>) -> Option<SessionMsg> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Settles a handler `ack` item (the handler acknowledged one of our requests) and returns
+/// `None`; returns any other item, to act on.
+pub(super) fn settle_ack(
+    control: Option<&mut Control>,
+    item: WsControlItem,
+) -> Option<WsControlItem> {
+    if !matches!(item.kind, WsControlItemKind::Ack) {
+        return Some(item);
+    }
+    if let (Some(id), Some(c)) = (item.req_id, control) {
+        c.acked(&id);
+    }
+    None
+}
+
+/// Acknowledges a handler item that carried `req_id`, when it did and the session is
+/// registered.
+pub(super) fn ack(control: Option<&Control>, req_id: Option<Bytes>) {
+    if let (Some(id), Some(c)) = (req_id, control) {
+        c.ack(id);
+    }
+}
+
 /// The handler gave up on the session (or did not acknowledge in time).
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Expired;

@@ -8,20 +8,16 @@ use tracing::debug;
 
 use super::events::{Event, EventType};
 use super::{End, Session, close_packet, close_payload, message_packet};
+use crate::session::wsgrip;
 pub(super) use crate::session::wsgrip::{Control, register};
 
 impl Session<'_> {
     /// Acts on an item from the handler.
     pub(super) fn control_item(&mut self, item: WsControlItem) -> Option<End> {
         let c = self.control.as_mut()?;
+        let item = wsgrip::settle_ack(Some(&mut *c), item)?;
         let ack = item.req_id.clone();
         match item.kind {
-            WsControlItemKind::Ack => {
-                if let Some(id) = ack {
-                    c.acked(&id);
-                }
-                return None;
-            }
             WsControlItemKind::Send {
                 content_type,
                 message,
@@ -72,9 +68,7 @@ impl Session<'_> {
             WsControlItemKind::Cancel => return Some(End::DropBoth),
             _ => {}
         }
-        if let (Some(id), Some(c)) = (ack, self.control.as_ref()) {
-            c.ack(id);
-        }
+        wsgrip::ack(self.control.as_ref(), ack);
         None
     }
 }

@@ -27,7 +27,7 @@ use tracing::debug;
 use super::{Fit, fit, next_within, payload_len, relay};
 use crate::session::conn::{Conn, ConnEvent};
 use crate::session::upstream::{KEEP_ALIVE, PEER_TIMEOUT, Upstream};
-use crate::session::wsgrip::{Control, OriginMessage, classify, message_packet};
+use crate::session::wsgrip::{self, Control, OriginMessage, classify, message_packet};
 use crate::wscontrol::SessionMsg;
 
 /// Handler messages queued for the client (queued `send`s) beyond which more are dropped.
@@ -188,12 +188,7 @@ impl Relay<'_> {
                         return end;
                     }
                 }
-                item = async {
-                    match ctl {
-                        Some(rx) => rx.recv().await,
-                        None => std::future::pending().await,
-                    }
-                } => match item {
+                item = wsgrip::next_msg(ctl) => match item {
                     Some(SessionMsg::Item(item)) => {
                         if let Some(end) = self.control_item(item) {
                             return end;
@@ -433,14 +428,9 @@ impl Relay<'_> {
 
     /// Acts on an item from the handler.
     fn control_item(&mut self, item: WsControlItem) -> Option<End> {
+        let item = wsgrip::settle_ack(self.control.as_mut(), item)?;
         let req_id = item.req_id.clone();
         match item.kind {
-            WsControlItemKind::Ack => {
-                if let (Some(id), Some(c)) = (req_id, self.control.as_mut()) {
-                    c.acked(&id);
-                }
-                return None;
-            }
             WsControlItemKind::Send {
                 content_type,
                 message,
@@ -479,9 +469,7 @@ impl Relay<'_> {
             WsControlItemKind::Cancel => return Some(End::DropBoth),
             _ => {}
         }
-        if let (Some(id), Some(c)) = (req_id, self.control.as_ref()) {
-            c.ack(id);
-        }
+        wsgrip::ack(self.control.as_ref(), req_id);
         None
     }
 
@@ -501,9 +489,7 @@ impl Relay<'_> {
         let full = self.to_client.len() + self.held.len() >= MAX_HANDLER_QUEUED;
         if closing || (!queue && blocked) || (queue && full) {
             debug!("message from the handler not deliverable now; dropped");
-            if let (Some(id), Some(c)) = (req_id, self.control.as_ref()) {
-                c.ack(id);
-            }
+            wsgrip::ack(self.control.as_ref(), req_id);
             return None;
         }
         let out = Out {
