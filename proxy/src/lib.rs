@@ -19,6 +19,7 @@
 //! - `server` / `client`: the ZHTTP socket tasks towards the connection manager / zurl;
 //! - `session`: one task per request (routing, inspect, forwarding, hand-off);
 //! - `outgoing`: origin request rewriting and signing; `test_target`: the `test` origin;
+//!   `aco`: auto cross-origin (CORS) and JSON-P;
 //! - `rpc`, `retry`, `command`, `stats`, `wscontrol`: the handler-facing sockets; `reload`: route
 //!   reloads.
 //! - [`m2`]: the built-in mongrel2 adapter, run as its own binary `pushpin-m2adapter`
@@ -38,6 +39,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::info;
 
+mod aco;
 mod client;
 mod command;
 pub mod m2;

@@ -22,6 +22,7 @@ use pushpin_zhttp::{Condition, Packet, PacketType};
 use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, debug, debug_span, info};
 
+use crate::aco;
 use crate::client::ClientHandle;
 use crate::outgoing::{self, ClientRequest, Header};
 use crate::rpc::{self, RpcClient};
@@ -228,14 +229,14 @@ async fn start(mut conn: Conn, first: Packet) {
     } else {
         Bytes::from(uri.to_string())
     };
-    let client = ClientRequest {
+    let mut client = ClientRequest {
         method,
         uri,
         uri_text,
         headers,
         peer_address: first.peer_address.clone(),
     };
-    let body = RequestBody::new(first.body.clone().unwrap_or_default(), !first.more);
+    let mut body = RequestBody::new(first.body.clone().unwrap_or_default(), !first.more);
     let websocket = client.uri.is_websocket();
     // ack: credit when a body follows, else keep-alive (spec/zhttp.md §6.8); a WebSocket
     // is answered by the accept (or rejection) itself
@@ -260,6 +261,14 @@ async fn start(mut conn: Conn, first: Packet) {
         Some(pt) => internal_route(&conn.shared, &config, &client, pt),
         None => select_route(&conn.shared, &config, &client),
     };
+    if !websocket
+        // a direct intreq request (no prefer-internal) gets 1.36's bare route: no aco
+        && ((config.auto_cross_origin && passthrough.as_ref().is_none_or(|pt| pt.prefer_internal))
+            || route.as_ref().is_some_and(|r| r.auto_cross_origin))
+        && !apply_aco(&mut conn, route.as_ref(), &mut client, &mut body).await
+    {
+        return;
+    }
     let Some(route) = route else {
         let host = client.uri.host.clone();
         if websocket {
@@ -300,6 +309,49 @@ async fn start(mut conn: Conn, first: Packet) {
         req.inspect = inspect(&conn.shared, &req, auto_share).await;
     }
     forward_all(conn, req).await;
+}
+
+/// Turns auto cross-origin on for the session (`spec/grip.md` §11): answers will carry
+/// CORS headers, and a JSON-P request is rewritten into what the origin gets, its
+/// answers wrapped. `false` when the request was refused (`400`, already answered).
+async fn apply_aco(
+    conn: &mut Conn,
+    route: Option<&Route>,
+    client: &mut ClientRequest,
+    body: &mut RequestBody,
+) -> bool {
+    let default_config;
+    let jsonp_config = match route {
+        Some(r) => &r.jsonp,
+        None => {
+            default_config = aco::default_jsonp_config();
+            &default_config
+        }
+    };
+    let mut shaping = aco::Shaping {
+        cors: true,
+        request_headers: client.headers.clone(),
+        jsonp: None,
+    };
+    match aco::jsonp_request(jsonp_config, &client.method, &client.uri, &client.headers) {
+        Ok(None) => {}
+        Ok(Some(j)) => {
+            client.method = j.method;
+            client.uri.query = j.query;
+            client.uri_text = Bytes::from(client.uri.to_string());
+            client.headers = j.headers;
+            body.prepend(j.body);
+            shaping.jsonp = Some(j.jsonp);
+        }
+        Err(e) => {
+            debug!(error = %e, "refusing the json-p request");
+            conn.aco = Some(shaping);
+            let _ = respond::error_response(conn, 400, e.body().to_string()).await;
+            return false;
+        }
+    }
+    conn.aco = Some(shaping);
+    true
 }
 
 fn select_route(shared: &Shared, config: &ProxyConfig, client: &ClientRequest) -> Option<Route> {
@@ -539,6 +591,22 @@ pub(crate) async fn run_adopted(
             r.out_credits,
             rx,
         );
+        // 1.36 takes the retry's own auto cross-origin and JSON-P state, not the route's
+        let jsonp = r
+            .jsonp_callback
+            .clone()
+            .filter(|cb| !cb.is_empty())
+            .map(|callback| aco::Jsonp {
+                callback,
+                extended: r.jsonp_extended_response,
+            });
+        if r.auto_cross_origin || jsonp.is_some() {
+            conn.aco = Some(aco::Shaping {
+                cors: r.auto_cross_origin,
+                request_headers: adopt.request_data.headers.clone(),
+                jsonp,
+            });
+        }
         if !conn.keep_alive(true).await {
             return;
         }

@@ -47,6 +47,23 @@ impl RequestBody {
         self.complete = !more;
     }
 
+    /// Puts `data` in front of everything received so far (the body a JSON-P request
+    /// carries in its query).
+    pub(crate) fn prepend(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        self.total = self.total.saturating_add(data.len());
+        if self.total > MAX_ACCEPT_BODY {
+            self.retained = None;
+        }
+        if let Some(r) = &mut self.retained {
+            r.insert(0, data.clone());
+        }
+        self.pending_len += data.len();
+        self.pending.push_front(data);
+    }
+
     /// Whether the client sent the whole body.
     pub(crate) fn is_complete(&self) -> bool {
         self.complete
@@ -178,6 +195,17 @@ mod tests {
         assert_eq!(b2.complete_len(), Some(MAX_ACCEPT_BODY + 1));
         b.push(Bytes::new(), false);
         assert_eq!(b.retained().unwrap(), "");
+    }
+
+    #[test]
+    fn prepend_goes_first() {
+        let mut b = RequestBody::new(Bytes::from_static(b"cd"), true);
+        b.prepend(Bytes::from_static(b"ab"));
+        b.prepend(Bytes::new());
+        assert_eq!(b.pending_len(), 4);
+        assert_eq!(b.complete_len(), Some(4));
+        assert_eq!(b.retained().unwrap(), "abcd");
+        assert_eq!(b.take(10), "abcd");
     }
 }
 

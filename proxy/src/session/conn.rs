@@ -52,6 +52,9 @@ pub(crate) struct Conn {
     pub(crate) last_recv: Instant,
     /// The peer said `ext.multi`.
     pub(crate) multi: bool,
+    /// CORS / JSON-P shaping of every answer to the client (`spec/grip.md` §11), when
+    /// auto cross-origin is on or a retry carries a JSON-P callback.
+    pub(crate) aco: Option<crate::aco::Shaping>,
 }
 
 impl Conn {
@@ -76,6 +79,7 @@ impl Conn {
             last_sent: now,
             last_recv: now,
             multi: true,
+            aco: None,
         }
     }
 

@@ -71,6 +71,8 @@ pub(crate) async fn accept(
             return Outcome::Gone;
         }
     }
+    // the handler shapes what it sends (timeout, published responses) the same way
+    let jsonp = conn.aco.as_ref().and_then(|a| a.jsonp.as_ref());
     let args = AcceptArgs {
         requests: vec![RequestState {
             rid: Rid {
@@ -85,6 +87,9 @@ pub(crate) async fn accept(
             https: req.https,
             debug: req.debug,
             is_retry: req.is_retry,
+            auto_cross_origin: conn.aco.as_ref().is_some_and(|a| a.cors),
+            jsonp_callback: jsonp.map(|j| j.callback.clone()),
+            jsonp_extended_response: jsonp.is_some_and(|j| j.extended),
             user_data: req.user_data.clone(),
             ..RequestState::default()
         }],

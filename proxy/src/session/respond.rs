@@ -46,8 +46,17 @@ pub(crate) fn log_request(conn: &Conn, req: &Request, target: &str, outcome: &st
 }
 
 /// Sends a complete response: the head with as much body as the credits allow, then the
-/// rest as credits arrive. `false` when the client went away.
+/// rest as credits arrive. `false` when the client went away. The session's CORS /
+/// JSON-P shaping applies here, so every complete answer gets it.
 pub(crate) async fn send_response(conn: &mut Conn, response: &Response) -> bool {
+    let shaped;
+    let response = match &conn.aco {
+        Some(shaping) => {
+            shaped = shaping.complete(response);
+            &shaped
+        }
+        None => response,
+    };
     let mut body = response.body.clone();
     let n = conn.out_credits.take(body.len());
     let chunk = body.split_to(n);
@@ -92,7 +101,15 @@ pub(crate) async fn send_rest(conn: &mut Conn, mut body: Bytes) -> bool {
 
 /// A proxy-generated `text/plain` error.
 pub(crate) async fn error_response(conn: &mut Conn, code: u16, body: String) -> bool {
-    send_response(conn, &Response::text(code, body)).await
+    let mut response = Response::text(code, body);
+    if conn.aco.as_ref().is_some_and(|a| a.jsonp.is_some()) {
+        // 1.36 writes its errors with a Content-Length, which the JSON-P object shows
+        let len = response.body.len().to_string();
+        response
+            .headers
+            .push((Bytes::from_static(b"Content-Length"), Bytes::from(len)));
+    }
+    send_response(conn, &response).await
 }
 
 /// Refuses a WebSocket handshake with an HTTP response (`rejected`).

@@ -5,7 +5,9 @@
 //! credits it granted, so memory per session stays bounded whatever the body size.
 //!
 //! A response with GRIP instructions is buffered (≤ 100000 bytes) instead and handed to
-//! [`handoff`](super::handoff) through [`respond::origin_complete`].
+//! [`handoff`](super::handoff) through [`respond::origin_complete`]. With auto
+//! cross-origin on, the head gets CORS headers; a JSON-P response is buffered to be
+//! wrapped whole, or wrapped on the way once it outgrows the buffer ([`crate::aco`]).
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +23,7 @@ use super::body::Chunks;
 use super::conn::{Conn, ConnEvent};
 use super::respond::{self, PROXY_ERROR};
 use super::{MAX_ACCEPT_BODY, Outcome, Request, rewrite};
+use crate::aco::{self, Jsonp, JsonpStream};
 use crate::client::{ClientCmd, ClientHandle};
 use crate::outgoing::{self, OriginRequest};
 use crate::test_target::Response;
@@ -224,15 +227,140 @@ enum Phase {
     /// Waiting for the response head.
     Waiting,
     /// Relaying a plain response; `ended` once zurl sent its last packet, `end_sent`
-    /// once the client got a packet without `more`.
+    /// once the client got a packet without `more`; `jsonp` when it is wrapped on the way.
     Streaming {
         pending: Chunks,
         ended: bool,
         end_sent: bool,
         code: u16,
+        jsonp: Option<Box<JsonpFeed>>,
+    },
+    /// Buffering a plain response to wrap it whole in JSON-P; past [`MAX_ACCEPT_BODY`]
+    /// it is streamed instead (1.36 streams whatever has not ended when it starts).
+    Jsonp {
+        head: Box<Packet>,
+        headers: Vec<(Bytes, Bytes)>,
+        body: BytesMut,
+        jsonp: Jsonp,
     },
     /// Buffering a GRIP response.
     Grip { head: Box<Packet>, body: BytesMut },
+}
+
+/// A streamed response being wrapped in JSON-P. Origin bytes wait in `raw` and are
+/// wrapped only once the client took the previous wrapped bytes, and zurl is credited
+/// then, so memory stays bounded by the credits granted to zurl.
+struct JsonpFeed {
+    stream: JsonpStream,
+    raw: Chunks,
+    finished: bool,
+}
+
+/// Sends a complete plain response in JSON-P (the session's shaping wraps it).
+async fn relay_jsonp_complete(
+    conn: &mut Conn,
+    req: &Request,
+    target: &Target,
+    head: &Packet,
+    headers: Vec<(Bytes, Bytes)>,
+    body: Bytes,
+) -> Outcome {
+    let code = head.code.unwrap_or(200);
+    let response = Response {
+        code,
+        reason: head.reason.clone().unwrap_or_default(),
+        headers,
+        body,
+    };
+    let len = response.body.len();
+    if !respond::send_response(conn, &response).await {
+        return Outcome::Gone;
+    }
+    respond::log_request(
+        conn,
+        req,
+        &target.kind.to_string(),
+        &format!("code={code} {len}"),
+    );
+    Outcome::Done
+}
+
+/// More body for a response buffered for JSON-P: buffer it, send the whole wrapper once
+/// it ends, or start streaming the wrapper when the buffer is full.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one step of the forwarding loop's state"
+)]
+async fn jsonp_more(
+    conn: &mut Conn,
+    req: &Request,
+    target: &Target,
+    up: &mut Upstream,
+    phase: Phase,
+    data: Bytes,
+    more: bool,
+    sent_bytes: &mut usize,
+) -> Result<Phase, Outcome> {
+    let (head, headers, mut body, jsonp) = match phase {
+        Phase::Jsonp {
+            head,
+            headers,
+            body,
+            jsonp,
+        } => (head, headers, body, jsonp),
+        other => return Ok(other),
+    };
+    body.extend_from_slice(&data);
+    if !more {
+        up.done = true;
+        return Err(relay_jsonp_complete(conn, req, target, &head, headers, body.freeze()).await);
+    }
+    if body.len() <= MAX_ACCEPT_BODY {
+        return Ok(Phase::Jsonp {
+            head,
+            headers,
+            body,
+            jsonp,
+        });
+    }
+    let stream = JsonpStream::new(jsonp);
+    let (wrapper_headers, start) = stream.head(
+        head.code.unwrap_or(200),
+        head.reason.as_deref().unwrap_or_default(),
+        &headers,
+    );
+    let mut feed = JsonpFeed {
+        stream,
+        raw: Chunks::default(),
+        finished: false,
+    };
+    feed.raw.push(body.freeze());
+    let mut pending = Chunks::default();
+    pending.push(start);
+    let n = conn.out_credits.take(pending.len());
+    let mut p = conn.packet(PacketType::Data);
+    p.code = Some(200);
+    p.reason = Some(Bytes::from_static(b"OK"));
+    p.headers = Some(
+        wrapper_headers
+            .iter()
+            .map(|(n, v)| Header::new(n.clone(), v.clone()))
+            .collect(),
+    );
+    p.body = Some(pending.take(n));
+    p.more = true;
+    *sent_bytes += n;
+    if !conn.send(p).await {
+        up.cancel().await;
+        return Err(Outcome::Gone);
+    }
+    Ok(Phase::Streaming {
+        pending,
+        ended: false,
+        end_sent: false,
+        code: 200,
+        jsonp: Some(Box::new(feed)),
+    })
 }
 
 /// A buffered GRIP response from its head packet and complete body.
@@ -341,7 +469,7 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
                             debug!(condition = %c, target = %target.kind, "target failed");
                             Outcome::TryNext
                         }
-                        Phase::Waiting | Phase::Grip { .. } => {
+                        Phase::Waiting | Phase::Grip { .. } | Phase::Jsonp { .. } => {
                             respond::log_request(conn, req, &target.kind.to_string(), "error");
                             let body = if req.debug {
                                 format!("Error while proxying to origin: {c}\n")
@@ -381,11 +509,28 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
                         let mut buf = BytesMut::new();
                         buf.extend_from_slice(&body);
                         phase = Phase::Grip { head, body: buf };
+                    } else if let Some(jsonp) = conn.aco.as_ref().and_then(|a| a.jsonp.clone()) {
+                        let mut headers = headers;
+                        headers.retain(|(n, _)| !aco::NOT_RELAYED.iter().any(|r| n.eq_ignore_ascii_case(r)));
+                        if ended {
+                            up.done = true;
+                            return relay_jsonp_complete(conn, req, target, &head, headers, body).await;
+                        }
+                        let mut buf = BytesMut::new();
+                        buf.extend_from_slice(&body);
+                        phase = Phase::Jsonp { head, headers, body: buf, jsonp };
                     } else {
                         let mut p = conn.packet(PacketType::Data);
                         p.code = head.code;
                         p.reason = head.reason.clone();
-                        p.headers = head.headers.clone();
+                        p.headers = match &conn.aco {
+                            Some(shaping) => {
+                                let mut headers = headers;
+                                shaping.head_headers(&mut headers);
+                                Some(headers.into_iter().map(|(n, v)| Header::new(n, v)).collect())
+                            }
+                            None => head.headers.clone(),
+                        };
                         let mut pending = Chunks::default();
                         pending.push(body);
                         let n = conn.out_credits.take(pending.len());
@@ -402,13 +547,23 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
                         }
                         let code = head.code.unwrap_or(0);
                         up.done = ended;
-                        phase = Phase::Streaming { pending, ended, end_sent, code };
+                        phase = Phase::Streaming { pending, ended, end_sent, code, jsonp: None };
+                    }
+                }
+                UpEvent::Body { data, more } if matches!(phase, Phase::Jsonp { .. }) => {
+                    let current = std::mem::replace(&mut phase, Phase::Waiting);
+                    match jsonp_more(conn, req, target, &mut up, current, data, more, &mut sent_bytes).await {
+                        Ok(next) => phase = next,
+                        Err(outcome) => return outcome,
                     }
                 }
                 UpEvent::Body { data, more } => match &mut phase {
-                    Phase::Waiting => {}
-                    Phase::Streaming { pending, ended, .. } => {
-                        pending.push(data);
+                    Phase::Waiting | Phase::Jsonp { .. } => {}
+                    Phase::Streaming { pending, ended, jsonp, .. } => {
+                        match jsonp {
+                            Some(feed) => feed.raw.push(data),
+                            None => pending.push(data),
+                        }
                         *ended = !more;
                         // zurl's session is over: a late `cancel` (answering a credit we
                         // sent before reading this) must not fail the response
@@ -485,25 +640,48 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
             ended,
             end_sent,
             code,
+            jsonp,
         } = &mut phase
         {
-            while !pending.is_empty() && conn.out_credits.available() > 0 {
-                let n = conn.out_credits.take(pending.len());
-                let chunk = pending.take(n);
-                let mut p = conn.packet(PacketType::Data);
-                p.body = Some(chunk);
-                p.more = !(*ended && pending.is_empty());
-                *end_sent = !p.more;
-                sent_bytes += n;
-                if !conn.send(p).await {
-                    up.cancel().await;
-                    return Outcome::Gone;
+            loop {
+                // JSON-P: wrap the next origin bytes once the client took the previous
+                // ones, crediting zurl for the origin bytes then
+                if let Some(feed) = jsonp.as_mut() {
+                    if pending.is_empty() && !feed.finished && (!feed.raw.is_empty() || *ended) {
+                        let raw = feed.raw.take(feed.raw.len());
+                        pending.push(feed.stream.body(&raw, *ended));
+                        feed.finished = *ended;
+                        if !*ended && !up.grant(raw.len()).await {
+                            return Outcome::Gone;
+                        }
+                    }
                 }
-                if !*ended && !up.grant(n).await {
-                    return Outcome::Gone;
+                let wrapped_all = jsonp.as_ref().is_none_or(|f| f.finished);
+                while !pending.is_empty() && conn.out_credits.available() > 0 {
+                    let n = conn.out_credits.take(pending.len());
+                    let chunk = pending.take(n);
+                    let mut p = conn.packet(PacketType::Data);
+                    p.body = Some(chunk);
+                    p.more = !(*ended && pending.is_empty() && wrapped_all);
+                    *end_sent = !p.more;
+                    sent_bytes += n;
+                    if !conn.send(p).await {
+                        up.cancel().await;
+                        return Outcome::Gone;
+                    }
+                    if !*ended && jsonp.is_none() && !up.grant(n).await {
+                        return Outcome::Gone;
+                    }
+                }
+                let more_to_wrap = jsonp
+                    .as_ref()
+                    .is_some_and(|f| !f.finished && (!f.raw.is_empty() || *ended));
+                if !(pending.is_empty() && more_to_wrap) {
+                    break;
                 }
             }
-            if *ended && pending.is_empty() {
+            let wrapped_all = jsonp.as_ref().is_none_or(|f| f.finished);
+            if *ended && pending.is_empty() && wrapped_all {
                 if !*end_sent {
                     let p = conn.packet(PacketType::Data);
                     if !conn.send(p).await {
