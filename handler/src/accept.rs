@@ -254,6 +254,7 @@ pub(crate) fn decide(args: AcceptArgs, settings: &AcceptSettings) -> AcceptDecis
             out_credits: r.out_credits,
             peer_address: r.peer_address.clone(),
             https: r.https,
+            aco: crate::aco::Aco::from_state(r),
         })
         .collect();
     let hold = Hold {

@@ -418,7 +418,11 @@ impl Engine {
             // grip.md §5.3: prev-id needs a next link; the hold fails and the
             // initial response is ended
             debug!("channel specifies prev-id, but no next link found");
-            let response = Arc::clone(&s.response);
+            let response = s
+                .client
+                .aco
+                .stream_head(&s.retry.request.headers, &s.response)
+                .map_or_else(|| Arc::clone(&s.response), Arc::new);
             s.send_head(&from, &mut self.out, now, &response, true);
             if !s.finished() {
                 s.channels.clear();
@@ -437,7 +441,11 @@ impl Engine {
             });
         match hold.mode {
             HoldMode::Stream => {
-                let response = Arc::clone(&s.response);
+                let response = s
+                    .client
+                    .aco
+                    .stream_head(&s.retry.request.headers, &s.response)
+                    .map_or_else(|| Arc::clone(&s.response), Arc::new);
                 s.send_head(&from, &mut self.out, now, &response, false);
                 if let Some(ka) = &s.keep_alive {
                     let at = now + keep_alive_period(ka.timeout);
@@ -691,6 +699,9 @@ impl Engine {
                 out_credits,
                 https: s.client.https,
                 peer_address: s.client.peer_address.clone(),
+                auto_cross_origin: s.client.aco.enabled,
+                jsonp_callback: s.client.aco.jsonp_callback.clone(),
+                jsonp_extended_response: s.client.aco.jsonp_extended,
                 ..RetryRequest::default()
             }],
             request_data: s.retry.request.clone(),
@@ -756,7 +767,10 @@ impl Engine {
             };
             if s.timeout_at == Some(at) {
                 s.timeout_at = None;
-                let response = timeout_response(&s.response);
+                let response = s
+                    .client
+                    .aco
+                    .respond(&s.retry.request.headers, timeout_response(&s.response));
                 debug!(rid = %String::from_utf8_lossy(&s.client.id), "response hold timed out");
                 s.send_head(&from, &mut self.out, now, &response, true);
                 if s.finished() {

@@ -30,6 +30,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::print_stdout))]
 
 mod accept;
+mod aco;
 mod command;
 mod connmgr;
 mod engine;
@@ -74,6 +75,13 @@ pub const HIGH_HWM: u32 = 101_000;
 pub const STATS_HWM: u32 = 200_000;
 /// HWM of the RPC sockets (1.36: 100).
 pub const RPC_HWM: u32 = 100;
+/// Send HWM of the RPC ROUTER sockets (inspect, accept, command). A ROUTER
+/// drops a reply silently when its queue to the peer is full, so 1.36's 100
+/// loses replies under a burst (the proxy then waits out its 8 s call
+/// timeout, after the handler has already taken the session). Replies are
+/// bounded by the requests the peer has outstanding, so a large mark is
+/// still a bound.
+pub const RPC_REPLY_HWM: u32 = HIGH_HWM;
 
 /// What the handler runs with.
 #[derive(Debug, Clone)]
@@ -181,7 +189,7 @@ impl Handler {
         };
         let inspect = socket(
             SocketKind::Router,
-            Hwm::both(RPC_HWM),
+            Hwm::new(RPC_REPLY_HWM, RPC_HWM),
             Mode::Connect,
             &need(&c.proxy_inspect_spec, "proxy_inspect_spec")?,
             "proxy_inspect_spec",
@@ -190,7 +198,7 @@ impl Handler {
         .context("inspect socket")?;
         let accept = socket(
             SocketKind::Router,
-            Hwm::both(RPC_HWM),
+            Hwm::new(RPC_REPLY_HWM, RPC_HWM),
             Mode::Connect,
             &need(&c.proxy_accept_spec, "proxy_accept_spec")?,
             "proxy_accept_spec",
@@ -262,7 +270,7 @@ impl Handler {
             Some(spec) => Some(
                 with_mode(socket(
                     SocketKind::Router,
-                    Hwm::both(RPC_HWM),
+                    Hwm::new(RPC_REPLY_HWM, RPC_HWM),
                     Mode::Bind,
                     std::slice::from_ref(spec),
                     "command_spec",

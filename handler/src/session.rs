@@ -173,6 +173,8 @@ pub(crate) struct Client {
     pub(crate) peer_address: Option<Bytes>,
     /// TLS client.
     pub(crate) https: bool,
+    /// Auto cross-origin and JSON-P settings (`spec/grip.md` §11).
+    pub(crate) aco: crate::aco::Aco,
 }
 
 impl Client {

@@ -386,3 +386,114 @@ async fn new_subscription_refreshes_its_response_holds_after_a_second() {
     h.no_packet(Duration::from_millis(1500)).await;
     h.stop().await;
 }
+
+/// Sets the accept's auto cross-origin fields (and an `Origin` request header).
+fn aco(args: &mut pushpin_internal::AcceptArgs, callback: Option<&'static str>) {
+    let r = &mut args.requests[0];
+    r.auto_cross_origin = true;
+    r.jsonp_callback = callback.map(|cb| bytes::Bytes::from_static(cb.as_bytes()));
+    r.jsonp_extended_response = callback.is_some();
+    for data in [&mut args.request_data, &mut args.orig_request_data] {
+        data.headers.push(("Origin".into(), "http://o.com".into()));
+    }
+}
+
+// spec/vectors/grip/auto-cross-origin-jsonp.txt, "JSON-P on a long-poll"
+#[tokio::test]
+async fn jsonp_wraps_the_response_hold_timeout() {
+    let mut h = Harness::start("").await;
+    subscribe_through_a_refreshed_hold(&mut h, "jp1").await;
+    let rid = h.rid();
+    let headers = [
+        ("Content-Type", "text/plain"),
+        ("X-Foo", "bar"),
+        ("Grip-Hold", "response"),
+        ("Grip-Channel", "jp1"),
+        ("Grip-Timeout", "5"),
+    ];
+    h.accept_edited(&rid, 8192, &headers, "timeout body\n", |a| {
+        aco(a, Some("cb"));
+    })
+    .await
+    .unwrap();
+    let _ka = h.next_packet().await;
+    let p = h.next_packet().await;
+    assert_eq!((p.code, p.more), (Some(200), false));
+    let names: Vec<&[u8]> = p
+        .headers
+        .iter()
+        .flatten()
+        .map(|hd| hd.name.as_ref())
+        .collect();
+    assert_eq!(names, [&b"X-Foo"[..], b"Content-Type", b"Content-Length"]);
+    assert_eq!(
+        header(&p, "Content-Type"),
+        Some(&b"application/javascript"[..])
+    );
+    assert_eq!(header(&p, "Content-Length"), Some(&b"114"[..]));
+    assert_eq!(
+        body(&p),
+        "/**/cb({\"body\":\"timeout body\\n\",\"code\":200,\
+         \"headers\":{\"Content-Type\":\"text/plain\",\"X-Foo\":\"bar\"},\"reason\":\"OK\"});\n"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn auto_cross_origin_adds_cors_to_stream_initial_headers() {
+    let mut h = Harness::start("").await;
+    let rid = h.rid();
+    h.accept_edited(&rid, 8192, STREAM, "[open]\n", |a| aco(a, None))
+        .await
+        .unwrap();
+    let _ka = h.next_packet().await;
+    let head = h.next_packet().await;
+    assert_eq!((head.code, head.more), (Some(200), true));
+    assert_eq!(body(&head), "[open]\n");
+    let cors = [
+        (
+            "Access-Control-Allow-Methods",
+            "OPTIONS, HEAD, GET, POST, PUT, DELETE",
+        ),
+        ("Access-Control-Allow-Credentials", "true"),
+        ("Access-Control-Allow-Origin", "http://o.com"),
+        ("Access-Control-Max-Age", "3600"),
+    ];
+    for (name, value) in cors {
+        assert_eq!(header(&head, name), Some(value.as_bytes()), "{name}");
+    }
+    assert_eq!(header(&head, "Access-Control-Expose-Headers"), None);
+    assert_eq!(header(&head, "Content-Length"), None);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn retry_carries_the_auto_cross_origin_fields() {
+    let mut h = Harness::start("").await;
+    let rid = h.rid();
+    let headers = [("Grip-Hold", "response"), ("Grip-Channel", "hj")];
+    h.accept_edited(&rid, 8192, &headers, "", |a| aco(a, Some("cb")))
+        .await
+        .unwrap();
+    let _ka = h.next_packet().await;
+    h.http(
+        "POST",
+        "/publish/",
+        &item_json("hj", r#"{"http-response":{"action":"hint"}}"#),
+    )
+    .await;
+    let hs = h.next_packet().await;
+    assert_eq!(hs.ptype, PacketType::HandoffStart);
+    h.send_packet(&rid, 2, PacketType::HandoffProceed, None)
+        .await;
+    let msg = tokio::time::timeout(support::WAIT, h.retry.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let retry = pushpin_internal::RetryPacket::decode(&msg[0], &Default::default()).unwrap();
+    let r = &retry.requests[0];
+    assert!(r.auto_cross_origin);
+    assert_eq!(r.jsonp_callback.as_deref(), Some(&b"cb"[..]));
+    assert!(r.jsonp_extended_response);
+    h.stop().await;
+}

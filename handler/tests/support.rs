@@ -67,7 +67,11 @@ impl Harness {
         let condure_router = sock(SocketKind::Router, &ipc(d, "condure-out-stream"));
         let condure_sub = sock(SocketKind::Sub, &ipc(d, "condure-in"));
         let accept = sock(SocketKind::Dealer, &ipc(d, "accept"));
-        let inspect = sock(SocketKind::Dealer, &ipc(d, "inspect"));
+        // receive HWM 100 like the proxy's DEALER, so replies can back up
+        let inspect = AsyncSocket::builder(SocketKind::Dealer, Hwm::new(100_000, 100))
+            .bind(SocketSpec::parse(&ipc(d, "inspect")).unwrap())
+            .build()
+            .unwrap();
         let retry = sock(SocketKind::Pull, &ipc(d, "retry"));
         let ws_to_handler = sock(SocketKind::Push, &ipc(d, "ws-control-out"));
         let ws_from_handler = sock(SocketKind::Pull, &ipc(d, "ws-control-in"));
@@ -185,7 +189,20 @@ impl Harness {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Result<AcceptResult, Response> {
-        let args = AcceptArgs {
+        self.accept_edited(rid, credits, headers, body, |_| {})
+            .await
+    }
+
+    /// [`Self::accept_with`] with the accept args changed by `edit` before sending.
+    pub(crate) async fn accept_edited(
+        &mut self,
+        rid: &str,
+        credits: u32,
+        headers: &[(&str, &str)],
+        body: &str,
+        edit: impl FnOnce(&mut AcceptArgs),
+    ) -> Result<AcceptResult, Response> {
+        let mut args = AcceptArgs {
             requests: vec![RequestState {
                 rid: Rid {
                     sender: Bytes::from_static(b"condure"),
@@ -216,6 +233,7 @@ impl Harness {
             route: Some(Bytes::from_static(b"test")),
             ..Default::default()
         };
+        edit(&mut args);
         let reply = rpc(&mut self.accept, &Call::Accept(Box::new(args))).await;
         match &reply.outcome {
             Outcome::Success(v) => Ok(AcceptResult::decode(v, &Limits::default()).unwrap()),

@@ -179,7 +179,10 @@ impl Engine {
                     if !filters_match(s, channel, content.content_filters.as_deref()) {
                         return;
                     }
-                    let response = build_response(&s.response, content);
+                    let response = s.client.aco.respond(
+                        &s.retry.request.headers,
+                        build_response(&s.response, content),
+                    );
                     s.send_head(&from, &mut self.out, now, &response, true);
                     self.counters.sent = self.counters.sent.saturating_add(1);
                     self.stats.sent(true);
