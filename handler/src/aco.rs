@@ -12,19 +12,6 @@ use crate::session::Response;
 
 type Header = (Bytes, Bytes);
 
-/// `Access-Control-Allow-Methods` when the request names none.
-const DEFAULT_ALLOW_METHODS: &[u8] = b"OPTIONS, HEAD, GET, POST, PUT, DELETE";
-/// Response headers never listed in `Access-Control-Expose-Headers`.
-const SIMPLE_HEADERS: [&[u8]; 7] = [
-    b"Cache-Control",
-    b"Content-Language",
-    b"Content-Length",
-    b"Content-Type",
-    b"Expires",
-    b"Last-Modified",
-    b"Pragma",
-];
-
 /// The auto cross-origin settings of one client session (accept request state).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Aco {
@@ -34,15 +21,6 @@ pub(crate) struct Aco {
     pub(crate) jsonp_callback: Option<Bytes>,
     /// `jsonp-extended-response`.
     pub(crate) jsonp_extended: bool,
-}
-
-fn starts_with_ci(name: &[u8], prefix: &[u8]) -> bool {
-    name.get(..prefix.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
-}
-
-fn has(headers: &[Header], name: &[u8]) -> bool {
-    headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
 }
 
 fn values<'a>(headers: &'a [Header], name: &[u8]) -> Vec<&'a [u8]> {
@@ -57,63 +35,7 @@ fn push(headers: &mut Vec<Header>, name: &'static [u8], value: impl Into<Bytes>)
     headers.push((Bytes::from_static(name), value.into()));
 }
 
-/// Adds the CORS headers for a request with `request` headers to `response`
-/// (1.36's `Cors::applyCorsHeaders`), each only when the response lacks it.
-pub(crate) fn apply_cors(request: &[Header], response: &mut Vec<Header>) {
-    if !has(response, b"Access-Control-Allow-Methods") {
-        let method = values(request, b"Access-Control-Request-Method")
-            .into_iter()
-            .find(|m| !m.is_empty())
-            .map_or_else(
-                || Bytes::from_static(DEFAULT_ALLOW_METHODS),
-                Bytes::copy_from_slice,
-            );
-        push(response, b"Access-Control-Allow-Methods", method);
-    }
-    if !has(response, b"Access-Control-Allow-Headers") {
-        let allow: Vec<&[u8]> = values(request, b"Access-Control-Request-Headers")
-            .into_iter()
-            .filter(|h| !h.is_empty())
-            .collect();
-        if !allow.is_empty() {
-            push(
-                response,
-                b"Access-Control-Allow-Headers",
-                allow.join(&b", "[..]),
-            );
-        }
-    }
-    if !has(response, b"Access-Control-Expose-Headers") {
-        let mut expose: Vec<&[u8]> = Vec::new();
-        for (name, _) in response.iter() {
-            let simple = SIMPLE_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s));
-            if !simple
-                && !starts_with_ci(name, b"Access-Control-")
-                && !starts_with_ci(name, b"Grip-")
-                && !expose.iter().any(|e| e.eq_ignore_ascii_case(name))
-            {
-                expose.push(name);
-            }
-        }
-        if !expose.is_empty() {
-            let value = expose.join(&b", "[..]);
-            push(response, b"Access-Control-Expose-Headers", value);
-        }
-    }
-    if !has(response, b"Access-Control-Allow-Credentials") {
-        push(response, b"Access-Control-Allow-Credentials", &b"true"[..]);
-    }
-    if !has(response, b"Access-Control-Allow-Origin") {
-        let origin = values(request, b"Origin")
-            .into_iter()
-            .find(|o| !o.is_empty())
-            .map_or_else(|| Bytes::from_static(b"*"), Bytes::copy_from_slice);
-        push(response, b"Access-Control-Allow-Origin", origin);
-    }
-    if !has(response, b"Access-Control-Max-Age") {
-        push(response, b"Access-Control-Max-Age", &b"3600"[..]);
-    }
-}
+pub(crate) use pushpin_grip::cors::apply_cors;
 
 /// A JSON string literal of `bytes` read as UTF-8 (invalid sequences replaced).
 fn json_string(bytes: &[u8]) -> String {

@@ -17,24 +17,11 @@
 
 use bytes::Bytes;
 use pushpin_config::routes::{JsonpConfig, JsonpMode};
-use pushpin_grip::params;
 
 use crate::outgoing::Header;
 use crate::test_target::Response;
 use crate::uri::Uri;
 
-/// `Access-Control-Allow-Methods` when the request names none.
-const DEFAULT_ALLOW_METHODS: &[u8] = b"OPTIONS, HEAD, GET, POST, PUT, DELETE";
-/// Response headers CORS never lists in `Access-Control-Expose-Headers`.
-const SIMPLE_HEADERS: [&[u8]; 7] = [
-    b"Cache-Control",
-    b"Content-Language",
-    b"Content-Length",
-    b"Content-Type",
-    b"Expires",
-    b"Last-Modified",
-    b"Pragma",
-];
 /// Origin response headers 1.36 never relays (dropped before CORS or JSON-P see them).
 pub(crate) const NOT_RELAYED: [&[u8]; 4] = [
     b"Connection",
@@ -49,73 +36,11 @@ const EXTRACTABLE: [&[u8]; 1] = [b"Cache-Control"];
 /// `Content-Type` of every JSON-P wrapper.
 const JAVASCRIPT: &[u8] = b"application/javascript";
 
-fn starts_with_ci(name: &[u8], prefix: &[u8]) -> bool {
-    name.get(..prefix.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
-}
-
-fn has(headers: &[Header], name: &[u8]) -> bool {
-    headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
-}
-
 fn push(headers: &mut Vec<Header>, name: &'static [u8], value: impl Into<Bytes>) {
     headers.push((Bytes::from_static(name), value.into()));
 }
 
-fn join(parts: &[&[u8]]) -> Vec<u8> {
-    parts.join(&b", "[..])
-}
-
-/// Adds the CORS headers for a request with `request` headers to `response` (1.36's
-/// `Cors::applyCorsHeaders`), each only when the response lacks it.
-pub(crate) fn apply_cors(request: &[Header], response: &mut Vec<Header>) {
-    if !has(response, b"Access-Control-Allow-Methods") {
-        let method = params::get(request, b"Access-Control-Request-Method")
-            .filter(|m| !m.is_empty())
-            .cloned()
-            .unwrap_or_else(|| Bytes::from_static(DEFAULT_ALLOW_METHODS));
-        push(response, b"Access-Control-Allow-Methods", method);
-    }
-    if !has(response, b"Access-Control-Allow-Headers") {
-        let allow: Vec<&[u8]> = params::get_all(request, b"Access-Control-Request-Headers")
-            .into_iter()
-            .filter(|h| !h.is_empty())
-            .collect();
-        if !allow.is_empty() {
-            push(response, b"Access-Control-Allow-Headers", join(&allow));
-        }
-    }
-    if !has(response, b"Access-Control-Expose-Headers") {
-        let mut expose: Vec<&[u8]> = Vec::new();
-        for (name, _) in response.iter() {
-            let simple = SIMPLE_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s));
-            if !simple
-                && !starts_with_ci(name, b"Access-Control-")
-                && !starts_with_ci(name, b"Grip-")
-                && !expose.iter().any(|e| e.eq_ignore_ascii_case(name))
-            {
-                expose.push(name);
-            }
-        }
-        if !expose.is_empty() {
-            let value = join(&expose);
-            push(response, b"Access-Control-Expose-Headers", value);
-        }
-    }
-    if !has(response, b"Access-Control-Allow-Credentials") {
-        push(response, b"Access-Control-Allow-Credentials", &b"true"[..]);
-    }
-    if !has(response, b"Access-Control-Allow-Origin") {
-        let origin = params::get(request, b"Origin")
-            .filter(|o| !o.is_empty())
-            .cloned()
-            .unwrap_or_else(|| Bytes::from_static(b"*"));
-        push(response, b"Access-Control-Allow-Origin", origin);
-    }
-    if !has(response, b"Access-Control-Max-Age") {
-        push(response, b"Access-Control-Max-Age", &b"3600"[..]);
-    }
-}
+pub(crate) use pushpin_grip::cors::apply_cors;
 
 /// The JSON-P answer a request asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,6 +35,7 @@
     )
 )]
 
+pub mod cors;
 mod header_list;
 pub mod instruct;
 pub mod keepalive;

@@ -7,6 +7,10 @@ use pushpin_config::routes::{JsonpConfig, JsonpMode};
 
 use super::*;
 
+fn has(headers: &[Header], name: &[u8]) -> bool {
+    headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+}
+
 fn h(n: &str, v: &str) -> Header {
     (Bytes::from(n.to_string()), Bytes::from(v.to_string()))
 }
