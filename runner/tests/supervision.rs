@@ -43,6 +43,7 @@ echo "[INFO] 2026-01-01 00:00:00.000 hello from {name}"
 {behaviour}
 trap 'echo {name} >> "$d/stops"; exit 0' TERM
 trap 'echo {name} >> "$d/hups"' HUP
+echo $$ >> "$d/{name}.ready"
 while :; do sleep 0.2; done
 "#,
         d = dir.display()
@@ -231,6 +232,11 @@ fn crashed_child_restarts_alone_and_sighup_skips_condure() {
     assert!(eventually(Duration::from_secs(2), || s
         .read("run/pushpin-handler.pid")
         == format!("{second}\n")));
+    // a SIGHUP before the new handler has set its trap would kill it
+    assert!(eventually(Duration::from_secs(10), || s
+        .read("handler.ready")
+        .lines()
+        .any(|l| l == second.to_string())));
     for other in ["condure", "zurl", "proxy"] {
         assert_eq!(s.pids(other).len(), 1, "{other} was restarted");
     }
@@ -239,7 +245,7 @@ fn crashed_child_restarts_alone_and_sighup_skips_condure() {
             .contains("handler: Exited unexpectedly")
     );
     s.signal(Signal::SIGHUP);
-    assert!(eventually(Duration::from_secs(5), || {
+    assert!(eventually(Duration::from_secs(10), || {
         let h = s.read("hups");
         h.contains("zurl") && h.contains("proxy") && h.contains("handler")
     }));
