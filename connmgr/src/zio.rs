@@ -11,6 +11,12 @@
 //!   connection waits (backpressure up to the client socket). A connection queues
 //!   without waiting when there is room (the usual case) and only then builds a
 //!   waiting future. The socket tasks send in batches (one wake-up, many messages).
+//! * `credit` packets reach the ROUTER task unencoded ([`ToResponder::Credit`]):
+//!   consecutive ones for the same responder and amount are sent as one packet with
+//!   a list-form `id` (up to 128 ids, `spec/zhttp.md` §4), which 1.36's handler and
+//!   proxy split per session like ours. During a fan-out every subscriber returns
+//!   the same amount at about the same time, so thousands of credit messages become
+//!   tens.
 //! * The SUB task decodes each packet once and hands it (boxed) to the inbox of the
 //!   session registered under its id ([`Registry`]; an idle session's inbox is
 //!   about 100 bytes with no buffer, see `inbox`). List-form ids (batched `keep-alive`/`cancel`) are split per
@@ -24,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use pushpin_zhttp::{Ids, Limits, Packet, framing};
+use pushpin_zhttp::{Ext, Id, IdSeq, Ids, Limits, Packet, PacketType, framing};
 use pushpin_zmq::{AsyncSocket, Hwm, Mode, Multipart, SocketKind, SocketSpec};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -48,6 +54,9 @@ const BATCH: usize = pushpin_zmq::DEFAULT_BATCH;
 mod inbox;
 
 pub(crate) use inbox::Receiver;
+
+#[cfg(test)]
+mod tests;
 use inbox::{Inbox, Push};
 
 /// One packet delivered to a session.
@@ -169,11 +178,34 @@ impl Drop for Registration {
     }
 }
 
+/// A later packet for the responder whose identity is `to` (the ROUTER task's input).
+#[derive(Debug)]
+pub(crate) enum ToResponder {
+    /// An encoded packet.
+    Packet {
+        /// The responder.
+        to: Bytes,
+        /// The encoded packet.
+        payload: Bytes,
+    },
+    /// A `credit` packet, sent by the task (merged with its neighbours when it can).
+    Credit {
+        /// The responder.
+        to: Bytes,
+        /// The session.
+        id: Bytes,
+        /// The session's sequence number for this packet.
+        seq: u32,
+        /// Credits granted.
+        credits: u32,
+    },
+}
+
 /// The connections' handle on the outgoing sockets.
 #[derive(Debug, Clone)]
 pub(crate) struct Outbound {
     push: mpsc::Sender<Bytes>,
-    router: mpsc::Sender<(Bytes, Bytes)>,
+    router: mpsc::Sender<ToResponder>,
 }
 
 impl Outbound {
@@ -188,16 +220,15 @@ impl Outbound {
         self.push.send(payload).await.is_ok()
     }
 
-    /// Queues a later packet for the responder whose identity is `to`, without
-    /// waiting.
-    pub(crate) fn try_to(&self, to: Bytes, payload: Bytes) -> Queued<(Bytes, Bytes)> {
-        Queued::from(self.router.try_send((to, payload)))
+    /// Queues a later packet for its responder without waiting.
+    pub(crate) fn try_to(&self, msg: ToResponder) -> Queued<ToResponder> {
+        Queued::from(self.router.try_send(msg))
     }
 
     /// Queues a later packet, waiting for room. `false` when the socket task is
     /// gone.
-    pub(crate) async fn to(&self, to: Bytes, payload: Bytes) -> bool {
-        self.router.send((to, payload)).await.is_ok()
+    pub(crate) async fn to(&self, msg: ToResponder) -> bool {
+        self.router.send(msg).await.is_ok()
     }
 }
 
@@ -287,7 +318,11 @@ impl Zio {
         let registry = Arc::new(Registry::default());
         let mut tasks = JoinSet::new();
         tasks.spawn(push_task(push, push_rx));
-        tasks.spawn(router_task(router, router_rx));
+        tasks.spawn(router_task(
+            router,
+            router_rx,
+            Bytes::from(config.id.clone()),
+        ));
         let sub_task = tasks.spawn(sub_task(
             sub,
             Bytes::from(config.id.clone()),
@@ -323,15 +358,11 @@ async fn push_task(mut sock: AsyncSocket, mut rx: mpsc::Receiver<Bytes>) {
     }
 }
 
-async fn router_task(mut sock: AsyncSocket, mut rx: mpsc::Receiver<(Bytes, Bytes)>) {
+async fn router_task(mut sock: AsyncSocket, mut rx: mpsc::Receiver<ToResponder>, from: Bytes) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut queue: VecDeque<Multipart> = VecDeque::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
-        queue.extend(
-            batch
-                .drain(..)
-                .map(|(to, payload)| Multipart::from(framing::router_frames(to, payload))),
-        );
+        encode_batch(&mut batch, &from, &mut queue);
         while !queue.is_empty() {
             if let Err(e) = sock.send_all(&mut queue).await {
                 let to = queue
@@ -345,6 +376,68 @@ async fn router_task(mut sock: AsyncSocket, mut rx: mpsc::Receiver<(Bytes, Bytes
             }
         }
     }
+}
+
+/// Frames `batch` (drained) onto `queue` in order, merging each run of consecutive
+/// credits for one responder and amount into one list-form packet. Only consecutive
+/// credits are merged, so every session's packets keep their order.
+fn encode_batch(batch: &mut Vec<ToResponder>, from: &Bytes, queue: &mut VecDeque<Multipart>) {
+    let mut run: Option<(Bytes, u32)> = None;
+    let mut ids: Vec<IdSeq> = Vec::new();
+    for msg in batch.drain(..) {
+        match msg {
+            ToResponder::Packet { to, payload } => {
+                flush_credits(&mut run, &mut ids, from, queue);
+                queue.push_back(Multipart::from(framing::router_frames(to, payload)));
+            }
+            ToResponder::Credit {
+                to,
+                id,
+                seq,
+                credits,
+            } => {
+                let same = run
+                    .as_ref()
+                    .is_some_and(|(t, c)| *t == to && *c == credits && ids.len() < MAX_IDS);
+                if !same {
+                    flush_credits(&mut run, &mut ids, from, queue);
+                    run = Some((to, credits));
+                }
+                ids.push(IdSeq::new(Id(id), seq));
+            }
+        }
+    }
+    flush_credits(&mut run, &mut ids, from, queue);
+}
+
+/// Most ids in one merged credit packet (the ZHTTP per-packet limit).
+const MAX_IDS: usize = pushpin_zhttp::DEFAULT_MAX_IDS;
+
+fn flush_credits(
+    run: &mut Option<(Bytes, u32)>,
+    ids: &mut Vec<IdSeq>,
+    from: &Bytes,
+    queue: &mut VecDeque<Multipart>,
+) {
+    let Some((to, credits)) = run.take() else {
+        return;
+    };
+    let mut p = Packet::new(PacketType::Credit);
+    p.from = from.clone();
+    p.credits = Some(credits);
+    p.ext = Ext {
+        multi: true,
+        quiet: false,
+    };
+    if ids.len() == 1 {
+        let one = ids.remove(0);
+        p.ids = Ids::One(one.id);
+        p.seq = one.seq;
+    } else {
+        p.ids = Ids::Many(std::mem::take(ids));
+    }
+    trace!(packet = ?p, "zhttp out");
+    queue.push_back(Multipart::from(framing::router_frames(to, p.to_bytes())));
 }
 
 async fn sub_task(mut sock: AsyncSocket, own: Bytes, registry: Arc<Registry>) {
@@ -401,7 +494,7 @@ async fn dispatch(msg: &[Bytes], own: &Bytes, limits: &Limits, registry: &Regist
                 .collect();
             for (id, seq) in targets {
                 let mut one = packet.clone();
-                one.ids = Ids::One(pushpin_zhttp::Id(id.clone()));
+                one.ids = Ids::One(Id(id.clone()));
                 one.seq = seq;
                 registry.deliver(&id, Box::new(one)).await;
             }

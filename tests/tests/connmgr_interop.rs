@@ -164,3 +164,88 @@ fn real_pushpin_with_our_connmgr_serves_get_and_held_stream() {
         String::from_utf8_lossy(&buf)
     );
 }
+
+/// Opens a held stream on the test route (retrying while the stack starts).
+fn open_stream(http_port: u16, deadline: Instant) -> (TcpStream, Vec<u8>) {
+    loop {
+        let Ok(mut s) = connect(http_port) else {
+            assert!(Instant::now() < deadline, "stack did not come up");
+            std::thread::park_timeout(Duration::from_millis(100));
+            continue;
+        };
+        s.write_all(b"GET /stream HTTP/1.1\r\nHost: example.test\r\n\r\n")
+            .unwrap();
+        let mut buf = Vec::new();
+        if read_until(
+            &mut s,
+            &mut buf,
+            "[stream opened]\n",
+            Instant::now() + Duration::from_secs(2),
+        ) {
+            return (s, buf);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stream never opened: {}",
+            String::from_utf8_lossy(&buf)
+        );
+        std::thread::park_timeout(Duration::from_millis(100));
+    }
+}
+
+/// Our connmgr returns the credits of many sessions in one list-form `credit` packet;
+/// 1.36's handler must apply them per session, or streams stall once their first
+/// `client_buffer_size` (8192) bytes are used. 40 streams get 30 messages of 1,000
+/// bytes each, all of them, in order.
+#[test]
+fn real_handler_takes_merged_credits_from_our_connmgr() {
+    let dir = StackDir::new("* test\n");
+    let (http_port, publish_port) = free_ports();
+    let _runner = start(&dir, http_port, publish_port);
+    let deadline = Instant::now() + STARTUP;
+    let mut streams: Vec<(TcpStream, Vec<u8>)> =
+        (0..40).map(|_| open_stream(http_port, deadline)).collect();
+    // the last stream is subscribed once a publish reaches it
+    let (probe, probe_buf) = streams.last_mut().unwrap();
+    let mut subscribed = false;
+    for _ in 0..20 {
+        let body =
+            r#"{"items":[{"channel":"test","formats":{"http-stream":{"content":"ready\n"}}}]}"#;
+        publish(publish_port, body);
+        if read_until(
+            probe,
+            probe_buf,
+            "ready\n",
+            Instant::now() + Duration::from_millis(500),
+        ) {
+            subscribed = true;
+            break;
+        }
+    }
+    assert!(subscribed, "subscriptions never became active");
+    let filler = "x".repeat(993);
+    for i in 0..30 {
+        let body = format!(
+            r#"{{"items":[{{"channel":"test","formats":{{"http-stream":{{"content":"m{i:02}{filler}\n"}}}}}}]}}"#
+        );
+        publish(publish_port, &body);
+    }
+    for (n, (s, buf)) in streams.iter_mut().enumerate() {
+        let got = read_until(s, buf, "m29", Instant::now() + Duration::from_secs(20));
+        let text = String::from_utf8_lossy(buf);
+        assert!(got, "stream {n} stalled after {} bytes", buf.len());
+        let positions: Vec<usize> = (0..30)
+            .map(|i| text.find(&format!("m{i:02}")).expect("every message"))
+            .collect();
+        assert!(positions.is_sorted(), "stream {n} out of order");
+    }
+}
+
+fn publish(port: u16, body: &str) {
+    let req = format!(
+        "POST /publish/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = request(port, &req).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

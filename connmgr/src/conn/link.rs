@@ -10,12 +10,12 @@ use tokio::time::Instant;
 use tracing::{debug, trace};
 
 use super::Shared;
-use crate::zio::Queued;
+use crate::zio::{Queued, ToResponder};
 
 /// What [`Link::send`] left to do after trying to queue at once.
 enum Step {
     Done(Result<(), End>),
-    Wait((Bytes, Bytes)),
+    Wait(ToResponder),
 }
 
 /// Why a session ended early.
@@ -100,9 +100,35 @@ impl<'a> Link<'a> {
         &mut self,
         p: Packet,
     ) -> impl Future<Output = Result<(), End>> + use<'_, 'a> {
-        let step = match self.encode(p) {
+        let msg = self
+            .encode(p)
+            .map(|(to, payload)| ToResponder::Packet { to, payload });
+        self.queue(msg)
+    }
+
+    /// Sends a `credit` packet; the ROUTER task may merge it with other sessions'
+    /// (see `zio`). Queued like [`send`](Self::send).
+    pub(crate) fn send_credit(
+        &mut self,
+        credits: u32,
+    ) -> impl Future<Output = Result<(), End>> + use<'_, 'a> {
+        let msg = self.to.clone().map(|to| ToResponder::Credit {
+            to,
+            id: self.id.clone(),
+            seq: self.seq.next_out(),
+            credits,
+        });
+        self.queue(msg)
+    }
+
+    /// Queues `msg` (`None`: no responder known, the session ends).
+    fn queue(
+        &mut self,
+        msg: Option<ToResponder>,
+    ) -> impl Future<Output = Result<(), End>> + use<'_, 'a> {
+        let step = match msg {
             None => Step::Done(Err(End::Silent)),
-            Some((to, payload)) => match self.shared.outbound.try_to(to, payload) {
+            Some(msg) => match self.shared.outbound.try_to(msg) {
                 Queued::Yes => {
                     self.live.sent(Instant::now().into_std());
                     Step::Done(Ok(()))
@@ -114,8 +140,8 @@ impl<'a> Link<'a> {
         async move {
             match step {
                 Step::Done(res) => res,
-                Step::Wait((to, payload)) => {
-                    if !Box::pin(self.shared.outbound.to(to, payload)).await {
+                Step::Wait(msg) => {
+                    if !Box::pin(self.shared.outbound.to(msg)).await {
                         return Err(End::Silent);
                     }
                     self.live.sent(Instant::now().into_std());

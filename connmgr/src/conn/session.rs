@@ -277,13 +277,7 @@ impl Session<'_> {
         }
         let n = std::mem::take(&mut self.unacked);
         self.in_credits.grant(n);
-        // In a block: a `Packet` local would be kept across the `.await`.
-        let sending = {
-            let mut p = Packet::new(PacketType::Credit);
-            p.credits = Some(n);
-            self.link.send(p)
-        };
-        sending.await
+        self.link.send_credit(n).await
     }
 
     async fn handle<W: AsyncWrite + Unpin>(&mut self, p: Inbound, w: &mut W) -> Result<(), End> {
