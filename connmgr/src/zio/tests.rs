@@ -42,8 +42,11 @@ fn encode(batch: Vec<ToResponder>) -> Vec<(Bytes, Packet)> {
         .collect()
 }
 
+/// `(id, seq)` of one session a packet addresses.
+type Target = (String, Option<u32>);
+
 /// `(id, seq)` for every session a packet addresses.
-fn targets(p: &Packet) -> Vec<(String, Option<u32>)> {
+fn targets(p: &Packet) -> Vec<Target> {
     p.targets()
         .map(|(id, seq)| (String::from_utf8_lossy(&id.0).into_owned(), seq))
         .collect()
@@ -93,7 +96,7 @@ fn runs_break_on_another_responder_amount_or_packet_and_order_is_kept() {
         credit("h", "a", 3, 10),
         credit("h", "e", 1, 10),
     ]);
-    let summary: Vec<(String, PacketType, Vec<(String, Option<u32>)>)> = out
+    let summary: Vec<(String, PacketType, Vec<Target>)> = out
         .iter()
         .map(|(to, p)| {
             (
