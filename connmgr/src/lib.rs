@@ -17,8 +17,8 @@
 //! pipelining) with `conn::link` (the ZHTTP side of a session: seq, responder
 //! address, keep-alive, timeout), `conn::session` (one HTTP request as a ZHTTP
 //! session) and `conn::ws` (a WebSocket as a ZHTTP session), `http1` (sans-IO
-//! HTTP/1 parsing and response heads), `wsframe` (sans-IO WebSocket frames), `tls`
-//! (rustls acceptors from `--tls-identities-dir`).
+//! HTTP/1 parsing and response heads), `tls` (rustls acceptors from
+//! `--tls-identities-dir`). WebSocket frames are `pushpin-wsframe`'s.
 //!
 //! Entry points: [`run`], or [`Server::bind`] then [`Server::run`] when the caller
 //! needs the bound addresses first (tests on port 0).
@@ -30,7 +30,6 @@ mod conn;
 mod http1;
 mod listener;
 mod tls;
-mod wsframe;
 mod zio;
 
 use std::future::Future;

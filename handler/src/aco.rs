@@ -36,12 +36,7 @@ fn push(headers: &mut Vec<Header>, name: &'static [u8], value: impl Into<Bytes>)
 }
 
 pub(crate) use pushpin_grip::cors::apply_cors;
-
-/// A JSON string literal of `bytes` read as UTF-8 (invalid sequences replaced).
-fn json_string(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    serde_json::to_string(&*text).unwrap_or_else(|_| String::from("\"\""))
-}
+use pushpin_grip::cors::json_string;
 
 /// The extended JSON-P object: compact, keys sorted, each header name once
 /// (first spelling) with all its values joined by `", "`.

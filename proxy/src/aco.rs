@@ -41,6 +41,7 @@ fn push(headers: &mut Vec<Header>, name: &'static [u8], value: impl Into<Bytes>)
 }
 
 pub(crate) use pushpin_grip::cors::apply_cors;
+use pushpin_grip::cors::json_string;
 
 /// The JSON-P answer a request asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,13 +50,6 @@ pub(crate) struct Jsonp {
     pub(crate) callback: Bytes,
     /// Extended mode: code, reason, headers and body in an object; else the body only.
     pub(crate) extended: bool,
-}
-
-/// A JSON string literal of `bytes` read as UTF-8 (invalid sequences replaced), escaped
-/// as Qt 5's JSON writer does (`"`, `\`, `\b \f \n \r \t`, other controls `\u00xx`).
-fn json_string(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    serde_json::to_string(&*text).unwrap_or_else(|_| String::from("\"\""))
 }
 
 /// Strips one trailing `\r\n` or `\n`; returns what was stripped.

@@ -17,6 +17,7 @@
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use pushpin_wsframe::{self as wsframe, Limits, Validation, opcode};
 use pushpin_zhttp::session::Credits;
 use pushpin_zhttp::{Condition, ContentType, Header, Packet, PacketType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -25,7 +26,6 @@ use tracing::debug;
 use super::link::{End, Link};
 use super::{Peer, Shared};
 use crate::http1::RequestHead;
-use crate::wsframe::{self, opcode};
 use crate::zio::{Inbound, Receiver};
 
 /// Headers of the responder's answer that we replace with our own.
@@ -60,11 +60,13 @@ pub(crate) fn check_handshake(head: &RequestHead) -> Option<&'static str> {
 /// in pieces as they arrive (within credits), so this bounds nothing in memory; it
 /// only rejects absurd lengths (answered with close code 1009).
 const MAX_FRAME: usize = 64 * 1024 * 1024;
+/// The decoder's limits for client frames.
+const LIMITS: Limits = Limits::new(MAX_FRAME);
 
 /// A client data frame whose payload is still being forwarded.
 struct Partial {
     fin: bool,
-    mask: [u8; 4],
+    mask: Option<[u8; 4]>,
     done: usize,
     left: usize,
 }
@@ -236,10 +238,10 @@ impl Ws<'_> {
     async fn fail<W: AsyncWrite + Unpin>(
         &mut self,
         w: &mut W,
-        e: wsframe::FrameError,
+        e: wsframe::Error,
     ) -> Result<(), End> {
         debug!(error = %e, "websocket protocol error from client");
-        wsframe::encode_close(&mut self.wbuf, Some(e.close_code()), b"");
+        wsframe::encode_close(&mut self.wbuf, Some(e.close_code()), b"", None);
         let _ =
             tokio::time::timeout(std::time::Duration::from_secs(5), w.write_all(&self.wbuf)).await;
         Err(End::Cancel)
@@ -262,7 +264,7 @@ impl Ws<'_> {
 
     /// Forwards client frames within the responder's credits: control frames
     /// whole, data frames in pieces as their payload arrives.
-    async fn pump_frames(&mut self, rbuf: &mut BytesMut) -> Result<(), wsframe::FrameError> {
+    async fn pump_frames(&mut self, rbuf: &mut BytesMut) -> Result<(), wsframe::Error> {
         let piece_max = self.link.shared.config.buffer_size;
         while !self.client_closed && self.link.can_send() {
             if let Some(part) = &mut self.partial {
@@ -272,7 +274,9 @@ impl Ws<'_> {
                     return Ok(());
                 }
                 let mut chunk = rbuf.split_to(n);
-                wsframe::unmask(&mut chunk, part.mask, part.done);
+                if let Some(mask) = part.mask {
+                    wsframe::apply_mask(&mut chunk, mask, part.done);
+                }
                 part.done += n;
                 part.left -= n;
                 let more = part.left > 0 || !part.fin;
@@ -290,7 +294,7 @@ impl Ws<'_> {
                 }
                 continue;
             }
-            let Some(h) = wsframe::peek(rbuf, MAX_FRAME)? else {
+            let Some(h) = wsframe::Header::decode(rbuf, &LIMITS, Validation::ClientFrame)? else {
                 return Ok(());
             };
             if !h.is_control() {
@@ -319,7 +323,7 @@ impl Ws<'_> {
             if rbuf.len() < h.total() || (self.out_credits.available() as usize) < h.len {
                 return Ok(());
             }
-            let payload = wsframe::take(rbuf, &h);
+            let payload = h.take(rbuf);
             self.out_credits.take(payload.len());
             let sending = {
                 let mut p = Packet::new(PacketType::Data);
@@ -407,12 +411,16 @@ impl Ws<'_> {
                             opcode::TEXT
                         };
                         self.resp_fragmenting = p.more;
-                        wsframe::encode(&mut self.wbuf, !p.more, op, &body);
+                        wsframe::encode(&mut self.wbuf, !p.more, op, &body, None);
                     }
-                    PacketType::Ping => wsframe::encode(&mut self.wbuf, true, opcode::PING, &body),
-                    PacketType::Pong => wsframe::encode(&mut self.wbuf, true, opcode::PONG, &body),
+                    PacketType::Ping => {
+                        wsframe::encode(&mut self.wbuf, true, opcode::PING, &body, None)
+                    }
+                    PacketType::Pong => {
+                        wsframe::encode(&mut self.wbuf, true, opcode::PONG, &body, None)
+                    }
                     _ => {
-                        wsframe::encode_close(&mut self.wbuf, p.code, &body);
+                        wsframe::encode_close(&mut self.wbuf, p.code, &body, None);
                         self.responder_closed = true;
                     }
                 }

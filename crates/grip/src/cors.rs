@@ -1,6 +1,7 @@
 //! The `Access-Control-*` headers Pushpin adds under auto cross-origin
-//! (`spec/grip.md` §11, 1.36's `Cors::applyCorsHeaders`). Shared by the
-//! proxy (passthrough answers) and the handler (held responses).
+//! (`spec/grip.md` §11, 1.36's `Cors::applyCorsHeaders`), and the JSON string
+//! escaping of its extended JSON-P wrapper. Shared by the proxy (passthrough
+//! answers) and the handler (held responses).
 
 use bytes::Bytes;
 
@@ -87,6 +88,14 @@ pub fn apply_cors(request: &[Header], response: &mut Vec<Header>) {
     }
 }
 
+/// A JSON string literal of `bytes` read as UTF-8 (invalid sequences replaced),
+/// escaped as Qt 5's JSON writer does (`"`, `\`, `\b \f \n \r \t`, other
+/// controls `\u00xx`). Used by the extended JSON-P wrapper (`spec/grip.md` §11).
+pub fn json_string(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    serde_json::to_string(&*text).unwrap_or_else(|_| String::from("\"\""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +170,25 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn json_string_plain_text_is_quoted() {
+        assert_eq!(json_string(b""), "\"\"");
+        assert_eq!(json_string(b"hello world"), "\"hello world\"");
+    }
+
+    #[test]
+    fn json_string_escapes_like_qt() {
+        assert_eq!(json_string(b"a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(json_string(b"\x08\x0c\n\r\t"), r#""\b\f\n\r\t""#);
+        assert_eq!(json_string(b"\x00\x01\x1f"), r#""\u0000\u0001\u001f""#);
+        // '/' and non-ASCII are written as they are
+        assert_eq!(json_string("/é€".as_bytes()), "\"/é€\"");
+    }
+
+    #[test]
+    fn json_string_replaces_invalid_utf8() {
+        assert_eq!(json_string(b"a\xffb"), "\"a\u{fffd}b\"");
     }
 }

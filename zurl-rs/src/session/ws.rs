@@ -18,8 +18,8 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use bytes::{BufMut, Bytes, BytesMut};
+use pushpin_wsframe::{self as wsframe, Frame, Limits, Validation, opcode};
 use pushpin_zhttp::{Condition, ContentType, Ext, Header, Packet, PacketType};
-use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::debug;
 
@@ -27,9 +27,6 @@ use super::{End, Session, clamp_u32, recv};
 use crate::http1::{self, BodyDecoder, BodyKind, Decoded, ResponseHead};
 use crate::upstream::Stream;
 
-mod frame;
-
-const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// Room made in the read buffer before each read from the origin.
 const READ_MIN: usize = 4096;
 
@@ -101,7 +98,7 @@ impl Session {
         if response.code != 101 {
             return self.reject(response, stream, rbuf).await;
         }
-        let expected = accept_key(&key);
+        let expected = wsframe::accept_key(key.as_bytes());
         if response.header(b"sec-websocket-accept").map(|v| v.as_ref()) != Some(expected.as_bytes())
         {
             debug!("origin sent a wrong Sec-WebSocket-Accept");
@@ -193,7 +190,7 @@ impl Session {
             closed_by_us: false,
             peer_closed: false,
         };
-        let max = self.ctx.buffer_size;
+        let limits = Limits::new(self.ctx.buffer_size);
         loop {
             // Forward what has been read, frame by frame, while the credits cover each
             // frame's payload (ping and pong payloads too, though they are not forwarded).
@@ -202,10 +199,11 @@ impl Session {
                     if r.peer_closed {
                         break;
                     }
-                    let Some(f) = frame::decode(&mut r.rbuf, max).map_err(|e| {
-                        debug!(error = %e, "origin frame too large");
-                        End::Error(Condition::FrameTooLarge)
-                    })?
+                    let Some(f) = Frame::decode(&mut r.rbuf, &limits, Validation::SizeOnly)
+                        .map_err(|e| {
+                            debug!(error = %e, "origin frame too large");
+                            End::Error(Condition::FrameTooLarge)
+                        })?
                     else {
                         break;
                     };
@@ -281,25 +279,21 @@ impl Session {
                     .spend(body.len())
                     .map_err(|_| End::Error(Condition::BadRequest))?;
                 let opcode = if r.sending {
-                    frame::CONTINUATION
+                    opcode::CONTINUATION
                 } else if p.is_binary() {
-                    frame::BINARY
+                    opcode::BINARY
                 } else {
-                    frame::TEXT
+                    opcode::TEXT
                 };
                 r.sending = p.more;
                 (opcode, !p.more, body)
             }
-            PacketType::Ping => (frame::PING, true, Bytes::new()),
-            PacketType::Pong => (frame::PONG, true, Bytes::new()),
+            PacketType::Ping => (opcode::PING, true, Bytes::new()),
+            PacketType::Pong => (opcode::PONG, true, Bytes::new()),
             PacketType::Close => {
                 r.closed_by_us = true;
-                let mut payload = BytesMut::new();
-                if let Some(code) = p.code {
-                    payload.put_u16(code);
-                    payload.put_slice(p.body_bytes());
-                }
-                r.write(frame::CLOSE, true, &payload).await?;
+                let payload = wsframe::close_payload(p.code, p.body_bytes());
+                r.write(opcode::CLOSE, true, &payload).await?;
                 if r.peer_closed {
                     // zurl disconnects once it has answered the origin's close.
                     let _ = r.stream.shutdown().await;
@@ -346,7 +340,13 @@ impl Relay {
         let mut buf = BytesMut::new();
         let key = uuid::Uuid::new_v4();
         let k = key.as_bytes();
-        frame::encode(opcode, fin, payload, [k[0], k[1], k[2], k[3]], &mut buf);
+        wsframe::encode(
+            &mut buf,
+            fin,
+            opcode,
+            payload,
+            Some([k[0], k[1], k[2], k[3]]),
+        );
         let io = |e: std::io::Error| {
             debug!(error = %e, "websocket write failed");
             End::Error(Condition::RemoteConnectionFailed)
@@ -359,13 +359,13 @@ impl Relay {
     /// opcode, ignored as zurl does). Each text, binary or continuation frame is one data
     /// packet with `more` unless FIN, every frame of a binary message `content-type:
     /// binary`; ping and pong lose their payload; a close carries its code and reason.
-    fn origin_packet(&mut self, f: frame::Frame) -> Option<(Packet, usize)> {
+    fn origin_packet(&mut self, f: Frame) -> Option<(Packet, usize)> {
         let cost = f.payload.len();
         let mut p = Packet::default();
         match f.opcode {
-            frame::CONTINUATION | frame::TEXT | frame::BINARY => {
-                if f.opcode != frame::CONTINUATION {
-                    self.origin_binary = f.opcode == frame::BINARY;
+            opcode::CONTINUATION | opcode::TEXT | opcode::BINARY => {
+                if f.opcode != opcode::CONTINUATION {
+                    self.origin_binary = f.opcode == opcode::BINARY;
                 }
                 if self.origin_binary {
                     p.content_type = Some(ContentType::Binary);
@@ -373,15 +373,12 @@ impl Relay {
                 p.more = !f.fin;
                 p.body = Some(f.payload);
             }
-            frame::PING => p.ptype = PacketType::Ping,
-            frame::PONG => p.ptype = PacketType::Pong,
-            frame::CLOSE => {
+            opcode::PING => p.ptype = PacketType::Ping,
+            opcode::PONG => p.ptype = PacketType::Pong,
+            opcode::CLOSE => {
                 self.peer_closed = true;
                 p.ptype = PacketType::Close;
-                let (code, reason) = match f.payload.get(..2) {
-                    Some(c) => (Some(u16::from_be_bytes([c[0], c[1]])), f.payload.slice(2..)),
-                    None => (None, Bytes::new()),
-                };
+                let (code, reason) = wsframe::parse_close(&f.payload);
                 p.code = code;
                 p.body = Some(reason);
                 return Some((p, 0));
@@ -389,26 +386,5 @@ impl Relay {
             _ => return None,
         }
         Some((p, cost))
-    }
-}
-
-/// `Sec-WebSocket-Accept` for `key` (RFC 6455 §4.2.2).
-fn accept_key(key: &str) -> String {
-    let mut sha = Sha1::new();
-    sha.update(key.as_bytes());
-    sha.update(WS_GUID.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc6455_accept_example() {
-        assert_eq!(
-            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
     }
 }
