@@ -5,7 +5,9 @@
 //!
 //! It does **not** open sockets, watch files, resolve paths against the working directory or
 //! decide process behaviour; the only I/O is in the thin `load` wrappers ([`load`],
-//! [`routes::load`], [`zurl::load`]) over pure parsers.
+//! [`routes::load`], [`zurl::load`]) over pure parsers, and in [`key::load_pem_keys`] (with
+//! [`ProxyConfig::load_pem_keys`], [`routes::Routes::load_pem_keys`]), which reads `file:` JWT
+//! keys for the binaries that use them.
 //!
 //! # Layout
 //!

@@ -334,6 +334,15 @@ pub struct ProxyConfig {
 }
 
 impl ProxyConfig {
+    /// Reads the `sig_key` / `upstream_key` `file:` keys ([`crate::key::load_pem_keys`]; file
+    /// I/O, for the load path). 1.36 reads them at start-up.
+    pub fn load_pem_keys(&mut self, rng: &dyn pushpin_grip::sig::SecureRandom) {
+        crate::key::load_pem_keys(
+            std::iter::once(&mut self.sig_key).chain(self.upstream_key.as_mut()),
+            rng,
+        );
+    }
+
     /// 1.36's choice: the condure set unless `services` has mongrel2 or every condure spec is
     /// empty; otherwise the m2a set.
     pub fn server_specs(&self) -> ServerSpecs {

@@ -9,8 +9,9 @@
 //! - [`publish`]: publish items and formats from the HTTP `POST /publish`
 //!   body, the ZeroMQ PULL/SUB messages and the command socket's `publish`
 //!   args (`spec/publishing.md` §2–§6).
-//! - [`sig`]: `Grip-Sig` HS256 tokens — minting for backend requests and
-//!   checking `upstream_key` (`spec/grip.md` §2.2, §2.3), with `now` passed in.
+//! - [`sig`]: `Grip-Sig` tokens (HS256 secrets, ES256/RS256 PEM keys) — minting for
+//!   backend requests and checking `upstream_key` (`spec/grip.md` §2.2, §2.3), with
+//!   `now` and `rng` passed in.
 //! - [`params`]: the header-value list and `value; a=b; c="d"` parameter
 //!   grammar every Grip header uses; [`keepalive`]: keep-alive settings and
 //!   the `cstring`/`base64` data formats; [`status`]: standard reason

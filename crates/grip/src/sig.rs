@@ -1,17 +1,20 @@
 //! `Grip-Sig`: the JWT the proxy mints for each backend request and checks on
 //! incoming requests against `upstream_key` (`spec/grip.md` §2.2, §2.3).
 //!
-//! Only HMAC keys (HS256) are handled here; `file:` PEM keys (ES256/RS256)
-//! are reported as [`KeyConfig::PemFile`] for the caller to reject or
-//! support elsewhere. Time is passed in as Unix seconds (`now`), never read.
+//! Keys are HMAC secrets (HS256) or PEM keys ([`PemKey`], from `file:` config values):
+//! EC P-256 → ES256, RSA → RS256. File reading is the caller's (the config load path);
+//! here we take bytes. Time is passed in as Unix seconds (`now`), never read, and the
+//! randomness ECDSA/RSA signing needs arrives as `rng` ([`SystemRandom`] in production).
 //!
-//! Byte compatibility with 1.36: the header is exactly
-//! `{"typ":"JWT","alg":"HS256"}`, the claims `{"exp":<now+3600>,"iss":"<iss>"}`
-//! (compact, sorted keys), all base64url without padding. Verification follows
-//! 1.36 (jsonwebtoken 8 + `validate_token`): signature and algorithm must
-//! match, a numeric `exp` more than 60 s in the past is rejected by the
-//! library, and then `exp` (converted like `QVariant::toInt`) must be > 0 and
-//! strictly greater than `now`.
+//! Byte compatibility with 1.36: the header is exactly `{"typ":"JWT","alg":"<alg>"}`,
+//! the claims `{"exp":<now+3600>,"iss":"<iss>"}` (compact, sorted keys), all base64url
+//! without padding; ES256 signatures are the fixed 64-byte `r || s` form. Verification
+//! follows 1.36 (jsonwebtoken 8 + `validate_token`): the key type fixes the algorithm,
+//! the header's `alg` must match it, the signature must verify, a numeric `exp` more than
+//! 60 s in the past is rejected by the library, and then `exp` (converted like
+//! `QVariant::toInt`) must be > 0 and strictly greater than `now`.
+
+use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,11 +25,13 @@ use sha2::Sha256;
 
 use crate::qt;
 
+mod keys;
+
+pub use keys::{Algorithm, KeyError, PemKey, PrivateKey, PublicKey};
+pub use ring::rand::{SecureRandom, SystemRandom};
+
 /// Lifetime of a minted token, in seconds.
 pub const TOKEN_LIFETIME: i64 = 3600;
-
-/// The exact JOSE header 1.36 writes for HS256 tokens.
-const HS256_HEADER: &str = r#"{"typ":"JWT","alg":"HS256"}"#;
 
 /// jsonwebtoken's default leeway for its own `exp` check, in seconds.
 const LIBRARY_LEEWAY: i64 = 60;
@@ -39,7 +44,69 @@ const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// A key as written in the config (`sig_key`, `upstream_key`).
+/// The exact JOSE header 1.36 writes for `alg`.
+fn header_json(alg: Algorithm) -> String {
+    format!(r#"{{"typ":"JWT","alg":"{alg}"}}"#)
+}
+
+/// A key that mints tokens. `Debug` never shows a secret.
+#[derive(Clone, Copy)]
+pub enum SigningKey<'a> {
+    /// An HMAC secret (HS256).
+    Secret(&'a [u8]),
+    /// A PEM private key (ES256 or RS256).
+    Private(&'a PrivateKey),
+}
+
+impl SigningKey<'_> {
+    /// The algorithm this key signs with.
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::Secret(_) => Algorithm::Hs256,
+            Self::Private(k) => k.algorithm(),
+        }
+    }
+}
+
+/// A key that checks tokens. `Debug` never shows a secret.
+#[derive(Clone, Copy)]
+pub enum VerifyingKey<'a> {
+    /// An HMAC secret (HS256).
+    Secret(&'a [u8]),
+    /// A PEM public key (ES256 or RS256).
+    Public(&'a PublicKey),
+}
+
+impl fmt::Debug for SigningKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Secret(s) => write!(f, "Secret(<{} bytes redacted>)", s.len()),
+            Self::Private(k) => k.fmt(f),
+        }
+    }
+}
+
+impl fmt::Debug for VerifyingKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Secret(s) => write!(f, "Secret(<{} bytes redacted>)", s.len()),
+            Self::Public(k) => k.fmt(f),
+        }
+    }
+}
+
+impl VerifyingKey<'_> {
+    /// The algorithm a token must use to verify with this key.
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::Secret(_) => Algorithm::Hs256,
+            Self::Public(k) => k.algorithm(),
+        }
+    }
+}
+
+/// A key as written in the config (`sig_key`, `upstream_key`). The binaries use
+/// `pushpin_config::ConfigKey`, which also resolves `file:` paths and loads the PEM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyConfig {
     /// `file:PATH`: a PEM key file (EC → ES256, RSA → RS256), path as written.
@@ -68,9 +135,12 @@ pub enum SigError {
     /// Not three base64url segments with a JSON header and JSON object claims.
     #[error("malformed token")]
     Malformed,
-    /// The header's `alg` is not HS256.
-    #[error("token algorithm is not HS256")]
-    Algorithm,
+    /// The header's `alg` is not the key's algorithm.
+    #[error("token algorithm is not {expected}")]
+    Algorithm {
+        /// The key's algorithm.
+        expected: Algorithm,
+    },
     /// The signature does not match the key.
     #[error("invalid token signature")]
     Signature,
@@ -97,18 +167,54 @@ fn mac(secret: &[u8], message: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Signing with a private key failed (ring reported an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unable to sign the token with the {alg} key")]
+pub struct SignError {
+    /// The key's algorithm.
+    pub alg: Algorithm,
+}
+
 /// Mints the token for a backend request: HS256 over
 /// `{"exp":now+3600,"iss":iss}` with `secret`.
 pub fn sign(iss: &str, secret: &[u8], now: i64) -> String {
+    let mut token = signing_input(Algorithm::Hs256, iss, now);
+    let signature = mac(secret, token.as_bytes());
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+    token
+}
+
+/// Mints the token for a backend request with any key: HS256, ES256 or RS256 over
+/// `{"exp":now+3600,"iss":iss}`. `rng` feeds ECDSA nonces and RSA blinding.
+pub fn sign_with(
+    iss: &str,
+    key: SigningKey<'_>,
+    now: i64,
+    rng: &dyn SecureRandom,
+) -> Result<String, SignError> {
+    let private = match key {
+        SigningKey::Secret(secret) => return Ok(sign(iss, secret, now)),
+        SigningKey::Private(k) => k,
+    };
+    let alg = private.algorithm();
+    let mut token = signing_input(alg, iss, now);
+    let signature = private
+        .sign(token.as_bytes(), rng)
+        .map_err(|_| SignError { alg })?;
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+    Ok(token)
+}
+
+/// The signed part of a token: `header.claims`, base64url.
+fn signing_input(alg: Algorithm, iss: &str, now: i64) -> String {
     let exp = now.saturating_add(TOKEN_LIFETIME);
     let iss_json = Json::String(iss.to_owned()).to_string();
     let claims = format!(r#"{{"exp":{exp},"iss":{iss_json}}}"#);
-    let mut token = URL_SAFE_NO_PAD.encode(HS256_HEADER);
+    let mut token = URL_SAFE_NO_PAD.encode(header_json(alg));
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(claims));
-    let signature = URL_SAFE_NO_PAD.encode(mac(secret, token.as_bytes()));
-    token.push('.');
-    token.push_str(&signature);
     token
 }
 
@@ -129,6 +235,16 @@ pub fn verify(
     secret: &[u8],
     now: i64,
 ) -> Result<serde_json::Map<String, Json>, SigError> {
+    verify_with(token, VerifyingKey::Secret(secret), now)
+}
+
+/// Checks a `Grip-Sig` value against any key at time `now`; `Ok` with the claims
+/// object means the client is trusted.
+pub fn verify_with(
+    token: &[u8],
+    key: VerifyingKey<'_>,
+    now: i64,
+) -> Result<serde_json::Map<String, Json>, SigError> {
     let token = std::str::from_utf8(token).map_err(|_| SigError::Malformed)?;
     let mut parts = token.rsplitn(3, '.');
     let (Some(signature), Some(claims_b64), Some(header_b64)) =
@@ -146,8 +262,11 @@ pub fn verify(
         .as_object()
         .and_then(|h| h.get("alg"))
         .ok_or(SigError::Malformed)?;
-    if alg.as_str() != Some("HS256") {
-        return Err(SigError::Algorithm);
+    let expected_alg = key.algorithm();
+    if alg.as_str() != Some(expected_alg.as_str()) {
+        return Err(SigError::Algorithm {
+            expected: expected_alg,
+        });
     }
 
     let signed_len = header_b64
@@ -155,8 +274,17 @@ pub fn verify(
         .saturating_add(1)
         .saturating_add(claims_b64.len());
     let message = token.get(..signed_len).ok_or(SigError::Malformed)?;
-    let expected = URL_SAFE_NO_PAD.encode(mac(secret, message.as_bytes()));
-    if !same(expected.as_bytes(), signature.as_bytes()) {
+    let valid = match key {
+        VerifyingKey::Secret(secret) => {
+            // jsonwebtoken compares the base64url text of the MAC
+            let expected = URL_SAFE_NO_PAD.encode(mac(secret, message.as_bytes()));
+            same(expected.as_bytes(), signature.as_bytes())
+        }
+        VerifyingKey::Public(public) => URL_SAFE_LENIENT
+            .decode(signature)
+            .is_ok_and(|sig| public.verify(message.as_bytes(), &sig)),
+    };
+    if !valid {
         return Err(SigError::Signature);
     }
 
@@ -200,7 +328,7 @@ mod tests {
         assert_eq!(parts.len(), 3);
         assert_eq!(
             URL_SAFE_NO_PAD.decode(parts[0]).unwrap(),
-            HS256_HEADER.as_bytes()
+            br#"{"typ":"JWT","alg":"HS256"}"#
         );
         assert_eq!(
             URL_SAFE_NO_PAD.decode(parts[1]).unwrap(),
@@ -276,7 +404,12 @@ mod tests {
             &format!(r#"{{"exp":{}}}"#, NOW + 10),
             b"k",
         );
-        assert_eq!(verify(t.as_bytes(), b"k", NOW), Err(SigError::Algorithm));
+        assert_eq!(
+            verify(t.as_bytes(), b"k", NOW),
+            Err(SigError::Algorithm {
+                expected: Algorithm::Hs256
+            })
+        );
         // claims not an object
         let t = custom(h, "[1]", b"k");
         assert_eq!(verify(t.as_bytes(), b"k", NOW), Err(SigError::Malformed));

@@ -195,3 +195,120 @@ fn grip_last_and_trust() {
     let headers = vec![(Bytes::from_static(b"Grip-Sig"), Bytes::from(empty))];
     assert!(!is_trusted_client(&config("upstream_key="), &headers, now));
 }
+
+const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/grip/tests/data");
+
+/// `config(extra)` with its `file:` keys read.
+fn loaded_config(extra: &str) -> ProxyConfig {
+    let mut cfg = config(extra);
+    cfg.load_pem_keys(&SystemRandom::new());
+    cfg
+}
+
+/// `route(line)` with its `file:` key read.
+fn loaded_route(line: &str) -> Route {
+    let mut r = route(line);
+    pushpin_config::key::load_pem_keys(r.sig_key.as_mut(), &SystemRandom::new());
+    r
+}
+
+fn pem_public(name: &str) -> pushpin_grip::sig::PublicKey {
+    let pem = std::fs::read(format!("{KEYS}/{name}")).unwrap();
+    match PemKey::from_pem(&pem, &SystemRandom::new()).unwrap() {
+        PemKey::Public(k) => k,
+        PemKey::Private(k) => k.public_key(),
+    }
+}
+
+fn grip_sig(out: &OriginRequest) -> Option<&Bytes> {
+    get(&out.headers, b"Grip-Sig")
+}
+
+#[test]
+fn pem_signing_keys_and_fallbacks() {
+    let c = client("http://a.example/", vec![h("Host", "a.example")]);
+    let ec = pem_public("ec-p256-pub.pem");
+    let rsa = pem_public("rsa2048-pub.pem");
+    let check = |out: &OriginRequest, key: &pushpin_grip::sig::PublicKey| {
+        let sig = grip_sig(out).expect("signed");
+        pushpin_grip::sig::verify_with(sig, VerifyingKey::Public(key), 1000).unwrap()
+    };
+
+    let cfg = loaded_config(&format!("sig_key=file:{KEYS}/ec-p256-pkcs8.pem"));
+    let plain = route("* test");
+    let out = origin_request(&cfg, &c, &plain, &plain.targets[0], rw());
+    assert_eq!(check(&out, &ec)["iss"], "pushpin");
+
+    // a route's own RSA key (PKCS#8)
+    let r = loaded_route(&format!(
+        "*,sig_iss=r,sig_key=file:{KEYS}/rsa2048-pkcs8.pem test"
+    ));
+    let out = origin_request(&cfg, &c, &r, &r.targets[0], rw());
+    assert_eq!(check(&out, &rsa)["iss"], "r");
+
+    // null route keys (unreadable, or never loaded) and an empty route issuer fall back
+    for line in [
+        "*,sig_iss=r,sig_key=file:/nonexistent/k.pem test",
+        "*,sig_iss=,sig_key=base64:c2VjcmV0Mg== test",
+    ] {
+        let r = loaded_route(line);
+        let out = origin_request(&cfg, &c, &r, &r.targets[0], rw());
+        assert_eq!(check(&out, &ec)["iss"], "pushpin", "{line}");
+    }
+    let r = route(&format!(
+        "*,sig_iss=r,sig_key=file:{KEYS}/rsa2048-pkcs8.pem test"
+    ));
+    let out = origin_request(&cfg, &c, &r, &r.targets[0], rw());
+    assert_eq!(check(&out, &ec)["iss"], "pushpin", "not loaded");
+
+    // keys that cannot sign: no Grip-Sig, but Grip-Feature as usual
+    for file in ["ec-p256-sec1.pem", "ec-p256-pub.pem", "rsa1024-pkcs8.pem"] {
+        let r = loaded_route(&format!("*,sig_iss=r,sig_key=file:{KEYS}/{file} test"));
+        let out = origin_request(&cfg, &c, &r, &r.targets[0], rw());
+        assert!(grip_sig(&out).is_none(), "{file}");
+        assert!(get(&out.headers, b"Grip-Feature").is_some());
+    }
+
+    // an unreadable global key signs nothing
+    let cfg = loaded_config("sig_key=file:/nonexistent/k.pem");
+    let out = origin_request(&cfg, &c, &plain, &plain.targets[0], rw());
+    assert!(grip_sig(&out).is_none());
+    // an empty global issuer neither
+    let cfg = loaded_config(&format!("sig_iss=\nsig_key=file:{KEYS}/ec-p256-pkcs8.pem"));
+    let out = origin_request(&cfg, &c, &plain, &plain.targets[0], rw());
+    assert!(grip_sig(&out).is_none());
+}
+
+#[test]
+fn pem_upstream_key_trust() {
+    let now = 1_000_000;
+    let pem = std::fs::read(format!("{KEYS}/ec-p256-pkcs8.pem")).unwrap();
+    let PemKey::Private(private) = PemKey::from_pem(&pem, &SystemRandom::new()).unwrap() else {
+        panic!("not private")
+    };
+    let token = pushpin_grip::sig::sign_with(
+        "x",
+        SigningKey::Private(&private),
+        now,
+        &SystemRandom::new(),
+    )
+    .unwrap();
+    let headers = vec![(Bytes::from_static(b"Grip-Sig"), Bytes::from(token))];
+
+    let cfg = loaded_config(&format!("upstream_key=file:{KEYS}/ec-p256-pub.pem"));
+    assert!(is_trusted_client(&cfg, &headers, now));
+    assert!(!is_trusted_client(&cfg, &headers, now + 4000));
+    // only a public key verifies (1.36: a private key as upstream_key never does)
+    for file in [
+        "ec-p256-pkcs8.pem",
+        "ec-p256-other-pub.pem",
+        "rsa2048-pub.pem",
+        "missing.pem",
+    ] {
+        let cfg = loaded_config(&format!("upstream_key=file:{KEYS}/{file}"));
+        assert!(!is_trusted_client(&cfg, &headers, now), "{file}");
+    }
+    // never loaded
+    let cfg = config(&format!("upstream_key=file:{KEYS}/ec-p256-pub.pem"));
+    assert!(!is_trusted_client(&cfg, &headers, now));
+}
