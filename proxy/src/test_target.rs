@@ -1,12 +1,14 @@
 //! The built-in `test` target (`spec/config.md` §8.6, `spec/grip.md` §12): an origin inside
 //! the proxy whose answers go through the same GRIP detection and hand-off as a real
-//! origin's.
+//! origin's. Its WebSocket (`/ws`) is in [`ws`].
 
 use bytes::Bytes;
 use pushpin_config::routes::Route;
 
 use crate::outgoing::Header;
 use crate::uri::Uri;
+
+pub(crate) mod ws;
 
 /// Largest request body the test origin takes.
 pub(crate) const MAX_BODY: usize = 100_000;
@@ -39,12 +41,9 @@ impl Response {
     }
 }
 
-/// The test origin's answer to `uri` on `route`; `body_len` is the request body size
-/// (`None` when it was too large to buffer).
-pub(crate) fn respond(uri: &Uri, route: &Route, body_len: Option<usize>) -> Response {
-    if body_len.is_none_or(|n| n > MAX_BODY) {
-        return Response::text(400, "request too large\n");
-    }
+/// The path the test origin looks at: shortened by the route's `path_beg` (less its
+/// trailing `/`), without a trailing `/`.
+fn resource_path<'a>(uri: &'a Uri, route: &Route) -> &'a str {
     let mut path = uri.path.as_str();
     if let Some(beg) = &route.path_beg {
         let strip = if beg.ends_with('/') {
@@ -59,14 +58,40 @@ pub(crate) fn respond(uri: &Uri, route: &Route, body_len: Option<usize>) -> Resp
     if path.len() > 1 {
         path = path.strip_suffix('/').unwrap_or(path);
     }
-    let channels = {
-        let mut c = uri.query_values("channel");
-        c.retain(|s| !s.is_empty());
-        if c.is_empty() {
-            c.push("test".to_string());
-        }
-        c.join(", ")
-    };
+    path
+}
+
+/// The `?channel=` values (empty ones dropped), else `test`.
+fn channels(uri: &Uri) -> Vec<String> {
+    let mut c = uri.query_values("channel");
+    c.retain(|s| !s.is_empty());
+    if c.is_empty() {
+        c.push("test".to_string());
+    }
+    c
+}
+
+/// What a WebSocket request for `uri` on `route` asks of the test origin.
+pub(crate) fn ws_resource(uri: &Uri, route: &Route) -> ws::Resource {
+    if resource_path(uri, route) == "/ws" {
+        let mut c = channels(uri);
+        // 1.36 keeps them in a set
+        let mut seen = std::collections::HashSet::new();
+        c.retain(|ch| seen.insert(ch.clone()));
+        ws::Resource::Ws(c)
+    } else {
+        ws::Resource::NotFound
+    }
+}
+
+/// The test origin's answer to `uri` on `route`; `body_len` is the request body size
+/// (`None` when it was too large to buffer).
+pub(crate) fn respond(uri: &Uri, route: &Route, body_len: Option<usize>) -> Response {
+    if body_len.is_none_or(|n| n > MAX_BODY) {
+        return Response::text(400, "request too large\n");
+    }
+    let path = resource_path(uri, route);
+    let channels = channels(uri).join(", ");
     let hold = |mode: &'static str, body: &'static str| {
         let mut r = Response::text(200, body);
         r.headers.push((
@@ -116,6 +141,18 @@ mod tests {
             (big.code, big.body.as_ref()),
             (400, &b"request too large\n"[..])
         );
+    }
+
+    #[test]
+    fn websocket_resource() {
+        let r = route("*,path_beg=/t/ test");
+        let res = |u: &str| ws_resource(&Uri::parse(u.as_bytes()).unwrap(), &r);
+        assert_eq!(res("ws://h/t/ws/"), ws::Resource::Ws(vec!["test".into()]));
+        assert_eq!(
+            res("ws://h/t/ws?channel=a&channel=b&channel=a"),
+            ws::Resource::Ws(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(res("ws://h/t/other"), ws::Resource::NotFound);
     }
 
     #[test]

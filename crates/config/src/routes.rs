@@ -113,7 +113,7 @@ pub struct Target {
 }
 
 impl TargetKind {
-    /// For `zhttp/` targets: the PUSH, ROUTER and SUB specs the proxy connects to
+    /// For `zhttp/` targets: the PUSH, ROUTER and SUB specs the proxy binds (1.36 `ZRoutes`)
     /// (`<base>-out`, `<base>-out-stream`, `<base>-in`, or tcp ports +0, +1, +2).
     pub fn zhttp_specs(&self) -> Option<(ZmqSpec, ZmqSpec, ZmqSpec)> {
         let Self::Zhttp { base, .. } = self else {
@@ -136,12 +136,14 @@ impl TargetKind {
 }
 
 impl fmt::Display for TargetKind {
-    /// As in the proxy's `Tried:` list and request log: `host:port`, `test`, or the spec.
+    /// As in the proxy's `Tried:` list and request log (1.36 `targetToString`): `host:port`,
+    /// `test`, `zhttp/<base>` or `zhttpreq/<base>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Origin { host, port } => write!(f, "{host}:{port}"),
             Self::Test => f.write_str("test"),
-            Self::Zhttp { base, .. } => write!(f, "{base}"),
+            Self::Zhttp { base, req: false } => write!(f, "zhttp/{base}"),
+            Self::Zhttp { base, req: true } => write!(f, "zhttpreq/{base}"),
         }
     }
 }
@@ -361,6 +363,15 @@ impl Routes {
     /// All accepted routes in order (what 1.36 counts in `routes loaded with N entries`).
     pub fn iter(&self) -> std::slice::Iter<'_, Route> {
         self.routes.iter()
+    }
+
+    /// Reads the routes' `sig_key=file:` keys ([`crate::key::load_pem_keys`]; file I/O, for
+    /// the load path). 1.36 reads them when it loads the routes file.
+    pub fn load_pem_keys(&mut self, rng: &dyn pushpin_grip::sig::SecureRandom) {
+        crate::key::load_pem_keys(
+            self.routes.iter_mut().filter_map(|r| r.sig_key.as_mut()),
+            rng,
+        );
     }
 
     /// Number of accepted routes.

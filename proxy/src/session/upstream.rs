@@ -21,12 +21,16 @@ use tracing::debug;
 
 use super::body::Chunks;
 use super::conn::{Conn, ConnEvent};
+use super::handoff;
 use super::respond::{self, PROXY_ERROR};
 use super::{MAX_ACCEPT_BODY, Outcome, Request, rewrite};
 use crate::aco::{self, Jsonp, JsonpStream};
 use crate::client::{ClientCmd, ClientHandle};
 use crate::outgoing::{self, OriginRequest};
 use crate::test_target::Response;
+
+mod initial;
+mod req;
 
 /// Response credits granted to zurl (1.36: 200000).
 pub(super) const RESPONSE_CREDITS: u32 = 200_000;
@@ -234,6 +238,9 @@ enum Phase {
         end_sent: bool,
         code: u16,
         jsonp: Option<Box<JsonpFeed>>,
+        /// A GRIP response too large to buffer, sent by the proxy itself: the origin's
+        /// head, for the accept that follows the body (`response-sent`).
+        accept_after: Option<Box<Packet>>,
     },
     /// Buffering a plain response to wrap it whole in JSON-P; past [`MAX_ACCEPT_BODY`]
     /// it is streamed instead (1.36 streams whatever has not ended when it starts).
@@ -360,6 +367,7 @@ async fn jsonp_more(
         end_sent: false,
         code: 200,
         jsonp: Some(Box::new(feed)),
+        accept_after: None,
     })
 }
 
@@ -377,13 +385,30 @@ fn grip_response(head: &Packet, body: Bytes) -> Response {
     }
 }
 
-/// Forwards the request to `target` through zurl.
+/// The ZHTTP client `target`'s requests go through, and the connect host and port to
+/// ask it for: zurl with the target's `host:port`, or a `zhttp/` target's own sockets
+/// with none (as 1.36, which sets them only for `host:port` targets). `None` when there
+/// is no such client (the target then counts as unreachable).
+pub(super) fn client_for(
+    shared: &super::Shared,
+    target: &Target,
+) -> Option<(ClientHandle, Option<(Bytes, u16)>)> {
+    match &target.kind {
+        TargetKind::Origin { host, port } => {
+            let Some(io) = shared.zurl.clone() else {
+                debug!("no zurl sockets configured");
+                return None;
+            };
+            Some((io, Some((Bytes::from(host.clone()), *port))))
+        }
+        TargetKind::Zhttp { .. } => Some((shared.zroutes.client(target)?, None)),
+        TargetKind::Test => None,
+    }
+}
+
+/// Forwards the request to `target` through zurl (or a custom ZHTTP peer).
 pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target) -> Outcome {
-    let TargetKind::Origin { host, port } = &target.kind else {
-        return Outcome::TryNext;
-    };
-    let Some(io) = conn.shared.zurl.clone() else {
-        debug!("no zurl sockets configured");
+    let Some((io, connect)) = client_for(&conn.shared, target) else {
         return Outcome::TryNext;
     };
     let origin: OriginRequest = outgoing::origin_request(
@@ -393,6 +418,9 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
         target,
         rewrite(req),
     );
+    if let TargetKind::Zhttp { req: true, .. } = &target.kind {
+        return req::forward(conn, req, target, &origin, io).await;
+    }
     let (tx, rx) = mpsc::channel(INBOX);
     let now = Instant::now();
     let mut up = Upstream {
@@ -427,8 +455,10 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
     first.more = !(req.body.is_complete() && req.body.pending_len() == 0);
     first.stream = true;
     first.credits = Some(RESPONSE_CREDITS);
-    first.connect_host = Some(Bytes::from(host.clone()));
-    first.connect_port = Some(*port);
+    if let Some((host, port)) = connect {
+        first.connect_host = Some(host);
+        first.connect_port = Some(port);
+    }
     first.ignore_policies = target.trusted;
     first.trust_connect_host = target.trust_connect_host;
     first.ignore_tls_errors = target.insecure;
@@ -500,15 +530,15 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
                     let grip = !req.trusted_client && !req.internal && req.route.grip && is_grip_response(&headers);
                     let ended = !head.more;
                     let body = head.body.clone().unwrap_or_default();
-                    if grip && ended {
-                        // the whole GRIP response in one packet
-                        up.done = true;
-                        let response = grip_response(&head, body);
-                        return respond::origin_complete(conn, req, target, &origin, response).await;
-                    } else if grip {
+                    if grip {
+                        // buffered (the whole response may be in this packet)
                         let mut buf = BytesMut::new();
                         buf.extend_from_slice(&body);
-                        phase = Phase::Grip { head, body: buf };
+                        let current = Phase::Grip { head, body: buf };
+                        match initial::grip_more(conn, req, target, &origin, &mut up, current, Bytes::new(), !ended, &mut sent_bytes).await {
+                            Ok(next) => phase = next,
+                            Err(outcome) => return outcome,
+                        }
                     } else if let Some(jsonp) = conn.aco.as_ref().and_then(|a| a.jsonp.clone()) {
                         let mut headers = headers;
                         headers.retain(|(n, _)| !aco::NOT_RELAYED.iter().any(|r| n.eq_ignore_ascii_case(r)));
@@ -523,14 +553,12 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
                         let mut p = conn.packet(PacketType::Data);
                         p.code = head.code;
                         p.reason = head.reason.clone();
-                        p.headers = match &conn.aco {
-                            Some(shaping) => {
-                                let mut headers = headers;
-                                shaping.head_headers(&mut headers);
-                                Some(headers.into_iter().map(|(n, v)| Header::new(n, v)).collect())
-                            }
-                            None => head.headers.clone(),
-                        };
+                        let mut headers = headers;
+                        respond::strip_hop_headers(&mut headers);
+                        if let Some(shaping) = &conn.aco {
+                            shaping.head_headers(&mut headers);
+                        }
+                        p.headers = Some(headers.into_iter().map(|(n, v)| Header::new(n, v)).collect());
                         let mut pending = Chunks::default();
                         pending.push(body);
                         let n = conn.out_credits.take(pending.len());
@@ -547,7 +575,14 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
                         }
                         let code = head.code.unwrap_or(0);
                         up.done = ended;
-                        phase = Phase::Streaming { pending, ended, end_sent, code, jsonp: None };
+                        phase = Phase::Streaming { pending, ended, end_sent, code, jsonp: None, accept_after: None };
+                    }
+                }
+                UpEvent::Body { data, more } if matches!(phase, Phase::Grip { .. }) => {
+                    let current = std::mem::replace(&mut phase, Phase::Waiting);
+                    match initial::grip_more(conn, req, target, &origin, &mut up, current, data, more, &mut sent_bytes).await {
+                        Ok(next) => phase = next,
+                        Err(outcome) => return outcome,
                     }
                 }
                 UpEvent::Body { data, more } if matches!(phase, Phase::Jsonp { .. }) => {
@@ -569,25 +604,8 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
                         // sent before reading this) must not fail the response
                         up.done = !more;
                     }
-                    Phase::Grip { head, body } => {
-                        body.extend_from_slice(&data);
-                        if body.len() > MAX_ACCEPT_BODY {
-                            up.cancel().await;
-                            respond::log_request(conn, req, &target.kind.to_string(), "error");
-                            let text = if req.debug {
-                                format!("GRIP instruct response too large from {}\n", target.kind)
-                            } else {
-                                PROXY_ERROR.to_string()
-                            };
-                            let _ = respond::error_response(conn, 502, text).await;
-                            return Outcome::Done;
-                        }
-                        if !more {
-                            up.done = true;
-                            let response = grip_response(head, std::mem::take(body).freeze());
-                            return respond::origin_complete(conn, req, target, &origin, response).await;
-                        }
-                    }
+                    // handled above
+                    Phase::Grip { .. } => {}
                 },
             },
             _ = tick.tick() => {
@@ -641,6 +659,7 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
             end_sent,
             code,
             jsonp,
+            accept_after,
         } = &mut phase
         {
             loop {
@@ -662,7 +681,8 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
                     let chunk = pending.take(n);
                     let mut p = conn.packet(PacketType::Data);
                     p.body = Some(chunk);
-                    p.more = !(*ended && pending.is_empty() && wrapped_all);
+                    p.more =
+                        !(*ended && pending.is_empty() && wrapped_all) || accept_after.is_some();
                     *end_sent = !p.more;
                     sent_bytes += n;
                     if !conn.send(p).await {
@@ -682,6 +702,12 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
             }
             let wrapped_all = jsonp.as_ref().is_none_or(|f| f.finished);
             if *ended && pending.is_empty() && wrapped_all {
+                if let Some(head) = accept_after.take() {
+                    // the body went out unended: now the handler takes over
+                    up.done = true;
+                    let response = grip_response(&head, Bytes::new());
+                    return handoff::accept_sent(conn, req, target, &origin, response, *code).await;
+                }
                 if !*end_sent {
                     let p = conn.packet(PacketType::Data);
                     if !conn.send(p).await {

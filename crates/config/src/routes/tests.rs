@@ -298,7 +298,7 @@ fn targets_and_options() {
             "tcp://127.0.0.1:9002"
         ]
     );
-    assert_eq!(zr.kind.to_string(), "tcp://127.0.0.1:9000");
+    assert_eq!(zr.kind.to_string(), "zhttpreq/tcp://127.0.0.1:9000");
     assert_eq!(t.kind.to_string(), "h1:80");
 }
 
@@ -553,7 +553,7 @@ fn zhttp_targets_distinct() {
         .iter()
         .map(|t| t.kind.to_string())
         .collect();
-    assert_eq!(bases, ["ipc://a", "ipc://b"]);
+    assert_eq!(bases, ["zhttp/ipc://a", "zhttp/ipc://b"]);
 }
 
 mod props {
