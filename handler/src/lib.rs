@@ -429,6 +429,11 @@ impl Handler {
         pending.push(Box::pin(engine.run(ev_rx, outputs)));
         pending.push(Box::pin(connmgr::send_thread(out_pub, frame_rx)));
         pending.push(Box::pin(connmgr::recv_loop(in_router, ev_tx.clone())));
+        if c.state_spec.is_some() {
+            // 1.36 binds a DEALER here and asks an external session store for sids
+            // and last ids; we have no store client (README, "Differences")
+            tracing::warn!("state_spec is set but session stores are not supported; ignored");
+        }
         let settings = AcceptSettings {
             subscription_max: usize::try_from(c.connection_subscription_max).unwrap_or(usize::MAX),
             share_all: c.share_all,

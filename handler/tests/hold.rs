@@ -497,3 +497,99 @@ async fn retry_carries_the_auto_cross_origin_fields() {
     assert!(r.jsonp_extended_response);
     h.stop().await;
 }
+
+/// A shared origin request is handed over in one accept listing several requests
+/// (`spec/internal.md` §5.2): each gets its own session, and a publish reaches all.
+#[tokio::test]
+async fn accept_with_several_requests_holds_each_client() {
+    let mut h = Harness::start("").await;
+    let first = h.rid();
+    let second = h.rid();
+    let other = second.clone();
+    let r = h
+        .accept_edited(&first, 8192, STREAM, "[open]\n", |args| {
+            let mut state = args.requests[0].clone();
+            state.rid.id = bytes::Bytes::from(other);
+            args.requests.push(state);
+        })
+        .await
+        .unwrap();
+    assert!(r.accepted);
+    let mut got: std::collections::HashMap<String, Vec<(PacketType, String)>> =
+        std::collections::HashMap::new();
+    for _ in 0..4 {
+        let p = h.next_packet().await;
+        let id = String::from_utf8_lossy(&p.id().unwrap().0).into_owned();
+        got.entry(id).or_default().push((p.ptype.clone(), body(&p)));
+    }
+    for rid in [&first, &second] {
+        assert_eq!(
+            got[rid.as_str()],
+            [
+                (PacketType::KeepAlive, String::new()),
+                (PacketType::Data, "[open]\n".to_owned())
+            ],
+            "{rid}"
+        );
+    }
+    let cids = [format!("condure:{first}"), format!("condure:{second}")];
+    let mut live = h.conncheck(&[&cids[0], &cids[1]]).await;
+    live.sort();
+    assert_eq!(live, cids);
+    h.http(
+        "POST",
+        "/publish/",
+        &item_json("s", r#"{"http-stream":{"content":"hello\n"}}"#),
+    )
+    .await;
+    let mut to: Vec<String> = Vec::new();
+    for _ in 0..2 {
+        let p = h.next_packet().await;
+        assert_eq!(body(&p), "hello\n");
+        to.push(String::from_utf8_lossy(&p.id().unwrap().0).into_owned());
+    }
+    to.sort();
+    let mut want = vec![first, second];
+    want.sort();
+    assert_eq!(to, want);
+    h.stop().await;
+}
+
+/// The `session` route option without a session store (`state_spec` unset, as packaged):
+/// inspect with `get-session` answers no sid, and an accept with `use-session` and
+/// `Grip-Session-*` instructions holds as usual, those headers stripped.
+#[tokio::test]
+async fn session_flags_without_a_store_change_nothing() {
+    let mut h = Harness::start("").await;
+    let call = pushpin_internal::Call::Inspect(pushpin_internal::InspectArgs {
+        request: support::request_data("GET", "http://example.com/stream"),
+        get_session: true,
+        ..Default::default()
+    });
+    let reply = support::rpc(&mut h.inspect, &call).await;
+    let pushpin_internal::Outcome::Success(v) = &reply.outcome else {
+        panic!("{reply:?}");
+    };
+    let info = pushpin_internal::InspectInfo::decode(v, &Default::default()).unwrap();
+    assert_eq!(
+        (info.no_proxy, info.sid, info.last_ids.len()),
+        (false, None, 0)
+    );
+    let rid = h.rid();
+    let mut headers = STREAM.to_vec();
+    headers.push(("Grip-Session-Id", "sess-1"));
+    headers.push(("Grip-Session-Detect", "path-prefix=/; sid-ptr=/sid"));
+    let r = h
+        .accept_edited(&rid, 8192, &headers, "[open]\n", |args| {
+            args.use_session = true;
+        })
+        .await
+        .unwrap();
+    assert!(r.accepted);
+    let _ka = h.next_packet().await;
+    let head = h.next_packet().await;
+    assert_eq!(body(&head), "[open]\n");
+    assert_eq!(header(&head, "Grip-Session-Id"), None);
+    assert_eq!(header(&head, "Grip-Session-Detect"), None);
+    h.stop().await;
+}
