@@ -11,15 +11,18 @@
 //!
 //! Also: plain WebSocket passthrough, WebSocket-over-HTTP with GRIP over ws-control
 //! (`spec/grip.md` §9–§10, `spec/internal.md` §7), intreq (handler next links), the stats
-//! and command sockets. Not yet here: GRIP over plain WebSocket,
-//! custom `zhttp/` targets, PEM `sig_key`s (see README.md).
+//! and command sockets, custom `zhttp/` and `zhttpreq/` targets. Not yet here: GRIP over
+//! plain WebSocket (see README.md).
 //!
 //! Layout:
 //! - [`settings`]: the typed [`Config`] and route loading;
 //! - `server` / `client`: the ZHTTP socket tasks towards the connection manager / zurl;
+//!   `zroutes`: the socket sets of custom `zhttp/` and `zhttpreq/` targets;
 //! - `session`: one task per request (routing, inspect, forwarding, hand-off);
+//!   `sharing`: origin requests shared by inspect sharing key;
 //! - `outgoing`: origin request rewriting and signing; `test_target`: the `test` origin;
-//!   `aco`: auto cross-origin (CORS) and JSON-P;
+//!   `aco`: auto cross-origin (CORS) and JSON-P; `sockjs`: SockJS (`sockjs=` routes)
+//!   presented to the backend as WebSocket sessions;
 //! - `rpc`, `retry`, `command`, `stats`, `wscontrol`: the handler-facing sockets; `reload`: route
 //!   reloads.
 //! - [`m2`]: the built-in mongrel2 adapter, run as its own binary `pushpin-m2adapter`
@@ -50,11 +53,14 @@ mod rpc;
 mod server;
 mod session;
 pub mod settings;
+mod sharing;
 mod sockets;
+mod sockjs;
 mod stats;
 mod test_target;
 mod uri;
 mod wscontrol;
+mod zroutes;
 
 pub use settings::{Config, RouteSource};
 
@@ -76,7 +82,13 @@ const SERVER_CMD_CAPACITY: usize = 1024;
 /// Runs the proxy until `shutdown` resolves. Every socket is created before anything
 /// runs, so a bad spec or a bind failure returns an error at once.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let p = config.proxy.clone();
+    // `file:` sig_key / upstream_key PEM files (1.36 reads them at startup)
+    let proxy = config.proxy.clone();
+    let p = Arc::new(
+        tokio::task::spawn_blocking(move || settings::load_proxy_keys(&proxy))
+            .await
+            .context("loading sig_key/upstream_key files")?,
+    );
     let instance = config.instance_id.clone();
     let server_specs = p.server_specs();
 
@@ -115,30 +127,19 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let zurl = if p.zurl_out_specs.is_empty() {
         None
     } else {
-        let push = sockets::build(
-            Opts::new("zurl_out_specs", SocketKind::Push, Mode::Connect, HWM_FIRST),
-            &p.zurl_out_specs,
+        let (handle, task) = client::build(
+            &client::ClientSockets {
+                names: ["zurl_out_specs", "zurl_out_stream_specs", "zurl_in_specs"],
+                push: &p.zurl_out_specs,
+                router: &p.zurl_out_stream_specs,
+                sub: &p.zurl_in_specs,
+                mode: Mode::Connect,
+                ipc_file_mode: None,
+            },
+            &instance,
         )?;
-        let mut o = Opts::new(
-            "zurl_out_stream_specs",
-            SocketKind::Router,
-            Mode::Connect,
-            HWM_STREAM,
-        );
-        o.immediate = true;
-        let router = sockets::build(o, &p.zurl_out_stream_specs)?;
-        let mut o = Opts::new("zurl_in_specs", SocketKind::Sub, Mode::Connect, HWM_STREAM);
-        o.subscribe = Some(format!("{instance} "));
-        let sub = sockets::build(o, &p.zurl_in_specs)?;
-        let (tx, cmd_rx) = mpsc::channel(client::CMD_CAPACITY);
-        tasks.spawn(client::run(client::ClientIo {
-            push,
-            router,
-            sub,
-            cmd_rx,
-            instance: Bytes::from(instance.clone()),
-        }));
-        Some(client::ClientHandle { tx })
+        tasks.spawn(task);
+        Some(handle)
     };
 
     // handler side (the proxy binds)
@@ -214,7 +215,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let initial = tokio::task::spawn_blocking(move || settings::load_routes(&source))
         .await
         .context("loading routes")?;
+    // custom zhttp targets: their sockets are bound when the routes are loaded
+    let zroutes = Arc::new(zroutes::ZRoutes::new(instance.clone()));
+    zroutes.setup(&initial);
     let (routes_tx, routes_rx) = watch::channel(Arc::new(initial));
+    tasks.spawn(zroutes::run(zroutes.clone(), routes_rx.clone()));
     tasks.spawn(reload::run(
         config.routes.clone(),
         routes_tx,
@@ -267,11 +272,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         routes: routes_rx,
         server_out: server_out_tx,
         zurl,
+        zroutes: zroutes.clone(),
         inspect,
         accept,
         inspect_available: AtomicBool::new(true),
         stats,
         wscontrol: wscontrol.clone(),
+        sharing: Arc::default(),
+        sockjs: Arc::new(sockjs::Manager::new(&p.sockjs_url)),
     });
     if let Some((pull, router, publisher)) = intreq {
         let (out_tx, out_rx) = mpsc::channel(server::OUT_CAPACITY);
@@ -282,11 +290,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             routes: shared.routes.clone(),
             server_out: out_tx,
             zurl: shared.zurl.clone(),
+            zroutes: zroutes.clone(),
             inspect: shared.inspect.clone(),
             accept: shared.accept.clone(),
             inspect_available: AtomicBool::new(true),
             stats: None,
             wscontrol: wscontrol.clone(),
+            sharing: shared.sharing.clone(),
+            sockjs: shared.sockjs.clone(),
         });
         tasks.spawn(server::run(
             server::ServerIo {

@@ -5,10 +5,11 @@
 //! against `upstream_key` (§2.3). Pure functions; the clock arrives as `now` (Unix seconds).
 
 use bytes::Bytes;
-use pushpin_config::key::ConfigKey;
+use pushpin_config::key::{ConfigKey, PemLoadError};
 use pushpin_config::proxy::{ProxyConfig, SetXForwardedProtocol, XffRule};
 use pushpin_config::routes::{Route, Target};
 use pushpin_grip::instruct::{GRIP_FEATURE, grip_last_header, is_grip_header};
+use pushpin_grip::sig::{PemKey, SigningKey, SystemRandom, VerifyingKey};
 
 use crate::uri::Uri;
 
@@ -80,13 +81,20 @@ pub(crate) fn get<'a>(headers: &'a [Header], name: &[u8]) -> Option<&'a Bytes> {
 }
 
 /// Whether `upstream_key` makes this client trusted (a valid, unexpired `Grip-Sig`).
-/// `None` key means "no key" (our deviation from 1.36, which trusts the empty secret).
+/// `None` key means "no key" (our deviation from 1.36, which trusts the empty secret). A
+/// `file:` key trusts only when it is a public key (1.36: a private, unreadable or invalid
+/// file never verifies anything).
 pub(crate) fn is_trusted_client(config: &ProxyConfig, headers: &[Header], now: i64) -> bool {
-    let Some(ConfigKey::Secret(secret)) = &config.upstream_key else {
-        return false;
+    let key = match &config.upstream_key {
+        Some(ConfigKey::Secret(secret)) => VerifyingKey::Secret(secret),
+        Some(ConfigKey::Pem(pem)) => match &pem.key {
+            Ok(PemKey::Public(public)) => VerifyingKey::Public(public),
+            Ok(PemKey::Private(_)) | Err(_) => return false,
+        },
+        Some(ConfigKey::PemFile(_)) | None => return false,
     };
     get(headers, b"Grip-Sig")
-        .is_some_and(|token| pushpin_grip::sig::verify(token, secret, now).is_ok())
+        .is_some_and(|token| pushpin_grip::sig::verify_with(token, key, now).is_ok())
 }
 
 /// Applies `accept_x_forwarded_protocol`: a client `X-Forwarded-Proto(col)` of
@@ -201,17 +209,40 @@ fn apply_xff(rule: &XffRule, headers: &mut Vec<Header>, peer: Option<&Bytes>) {
     }
 }
 
-/// The `Grip-Sig` issuer and secret for `route`: the route's pair when both are set, else
-/// the global one. `None` when the issuer is empty or the key is not an HMAC secret
-/// (PEM keys are not supported yet; requests then go unsigned).
-fn signing<'a>(config: &'a ProxyConfig, route: &'a Route) -> Option<(&'a str, &'a [u8])> {
-    let (iss, key) = route
-        .signing()
-        .unwrap_or((config.sig_iss.as_str(), &config.sig_key));
+/// A configured `Grip-Sig` key as 1.36 sees it: `None` for its *null* key (a `file:` that
+/// could not be read), `Some(None)` for a key that fails every signature (a file that is not a
+/// private key we can use), else the key.
+fn signing_key(key: &ConfigKey) -> Option<Option<SigningKey<'_>>> {
     match key {
-        ConfigKey::Secret(s) if !iss.is_empty() => Some((iss, s.as_slice())),
-        _ => None,
+        ConfigKey::Secret(secret) => Some(Some(SigningKey::Secret(secret))),
+        ConfigKey::Pem(pem) => match &pem.key {
+            Ok(PemKey::Private(private)) => Some(Some(SigningKey::Private(private))),
+            Ok(PemKey::Public(_)) | Err(PemLoadError::Key(_)) => Some(None),
+            Err(PemLoadError::Read(_)) => None,
+        },
+        // never loaded (only in tests that skip the load step): as unreadable
+        ConfigKey::PemFile(_) => None,
     }
+}
+
+/// The `Grip-Sig` issuer and key for `route` (1.36 `ProxySession`): the route's pair when its
+/// issuer is non-empty and its key not null, else the global pair when its issuer is non-empty
+/// and its key not null, else no signing. The inner `None` is a key that cannot sign.
+fn signing<'a>(
+    config: &'a ProxyConfig,
+    route: &'a Route,
+) -> Option<(&'a str, Option<SigningKey<'a>>)> {
+    let route_pair = route
+        .signing()
+        .filter(|(iss, _)| !iss.is_empty())
+        .and_then(|(iss, key)| Some((iss, signing_key(key)?)));
+    route_pair.or_else(|| {
+        let iss = config.sig_iss.as_str();
+        if iss.is_empty() {
+            return None;
+        }
+        Some((iss, signing_key(&config.sig_key)?))
+    })
 }
 
 /// Builds the origin request for `target` (`spec/grip.md` §2.1, steps in order).
@@ -275,17 +306,27 @@ pub(crate) fn origin_request(
     }
     // 5. signing and features
     if !rw.trusted_client && route.grip {
-        if let Some((iss, secret)) = signing(config, route) {
-            remove(&mut headers, b"Grip-Sig");
-            let token = pushpin_grip::sig::sign(iss, secret, rw.now);
-            headers.push((Bytes::from_static(b"Grip-Sig"), Bytes::from(token)));
+        if let Some((iss, key)) = signing(config, route) {
+            let token = key.and_then(|key| {
+                pushpin_grip::sig::sign_with(iss, key, rw.now, &SystemRandom::new()).ok()
+            });
+            match token {
+                Some(token) => {
+                    remove(&mut headers, b"Grip-Sig");
+                    headers.push((Bytes::from_static(b"Grip-Sig"), Bytes::from(token)));
+                }
+                // as 1.36, on every request (the key problem itself was logged at load)
+                None => tracing::error!("failed to sign request"),
+            }
         }
         remove(&mut headers, b"Grip-Feature");
         headers.push((
             Bytes::from_static(b"Grip-Feature"),
             Bytes::from_static(GRIP_FEATURE.as_bytes()),
         ));
-        if let Some(sid) = rw.sid {
+        // 1.36: only a non-empty sid, replacing any (an intreq request keeps client Grip-*)
+        if let Some(sid) = rw.sid.filter(|s| !s.is_empty()) {
+            remove(&mut headers, b"Grip-Session-Id");
             headers.push((Bytes::from_static(b"Grip-Session-Id"), sid.clone()));
         }
         for (channel, id) in rw.last_ids {

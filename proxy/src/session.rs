@@ -9,6 +9,10 @@
 //! (from the handler) starts at `Routed` with its saved sequence numbers. WebSocket
 //! sessions go `Start → Routed → ws::forward` (plain passthrough, no inspect) or
 //! `woh::forward` (WebSocket-over-HTTP, `over_http` targets).
+//!
+//! With an inspect sharing key, `Forwarding` is either led by this session (its response
+//! packets copied to the others) or replaced by `follow` (relaying the leader's response;
+//! `crate::sharing`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +36,7 @@ use crate::uri::Uri;
 
 mod body;
 pub(crate) mod conn;
+mod follow;
 mod handoff;
 mod respond;
 mod upstream;
@@ -59,6 +64,8 @@ pub(crate) struct Shared {
     pub(crate) server_out: mpsc::Sender<Bytes>,
     /// The zurl client, when configured.
     pub(crate) zurl: Option<ClientHandle>,
+    /// The custom `zhttp/` targets' clients.
+    pub(crate) zroutes: Arc<crate::zroutes::ZRoutes>,
     /// The handler's inspect socket, when configured.
     pub(crate) inspect: Option<RpcClient>,
     /// The handler's accept socket, when configured.
@@ -69,6 +76,10 @@ pub(crate) struct Shared {
     pub(crate) stats: Option<crate::stats::StatsHandle>,
     /// The ws-control link to the handler, when configured.
     pub(crate) wscontrol: Option<crate::wscontrol::WsControlHandle>,
+    /// Shared origin requests by sharing key (client and intreq sessions alike).
+    pub(crate) sharing: Arc<crate::sharing::Registry>,
+    /// SockJS sessions (`sockjs=` routes).
+    pub(crate) sockjs: Arc<crate::sockjs::Manager>,
 }
 
 /// A session handed back by the handler (retry, `spec/internal.md` §6).
@@ -261,6 +272,26 @@ async fn start(mut conn: Conn, first: Packet) {
         Some(pt) => internal_route(&conn.shared, &config, &client, pt),
         None => select_route(&conn.shared, &config, &client),
     };
+    // 1.36 hands SockJS requests over before anything else (no aco, no inspect)
+    if let Some(r) = route
+        .as_ref()
+        .filter(|r| passthrough.is_none() && crate::sockjs::base_len(r, &client.uri.path).is_some())
+    {
+        let r = r.clone();
+        let body = if websocket {
+            None
+        } else {
+            if !body
+                .read_until(&mut conn, crate::sockjs::MAX_REQUEST_BODY + 1)
+                .await
+            {
+                return;
+            }
+            Some(body.take(crate::sockjs::MAX_REQUEST_BODY + 1))
+        };
+        crate::sockjs::handle(conn, client, body, r).await;
+        return;
+    }
     if !websocket
         // a direct intreq request (no prefer-internal) gets 1.36's bare route: no aco
         && ((config.auto_cross_origin && passthrough.as_ref().is_none_or(|pt| pt.prefer_internal))
@@ -468,12 +499,37 @@ async fn inspect(shared: &Shared, req: &Request, auto_share: bool) -> Option<Ins
     }
 }
 
+/// Proxies a WebSocket session that SockJS presents (`crate::sockjs`) to the route's
+/// targets, as a client WebSocket would be.
+pub(crate) async fn forward_websocket(conn: Conn, client: ClientRequest, route: Route) {
+    let config = conn.shared.config.clone();
+    let trusted_client = outgoing::is_trusted_client(&config, &client.headers, now_unix());
+    let logical_peer = outgoing::logical_peer_address(&config, &client, trusted_client);
+    let https = client.uri.is_tls();
+    let debug = config.debug || route.debug;
+    let req = Request {
+        client,
+        body: RequestBody::new(Bytes::new(), true),
+        route,
+        trusted_client,
+        inspect: None,
+        is_retry: false,
+        https,
+        debug,
+        logical_peer,
+        user_data: None,
+        internal: false,
+    };
+    forward_ws(conn, req).await;
+}
+
 /// Tries each target of a WebSocket route in order.
 async fn forward_ws(mut conn: Conn, mut req: Request) {
     let targets = req.route.targets.clone();
     let mut tried: Vec<String> = Vec::new();
     for target in &targets {
-        let outcome = if target.over_http {
+        // the test target answers WebSockets itself, even with over_http (1.36)
+        let outcome = if target.over_http && target.kind != TargetKind::Test {
             woh::forward(&mut conn, &mut req, target).await
         } else {
             ws::forward(&mut conn, &mut req, target).await
@@ -515,11 +571,58 @@ fn report(conn: &Conn, req: &Request, ended: Option<bool>) {
     stats.report(ev);
 }
 
-/// Tries each target of the route in order.
+/// Tries each target of the route in order, alone or sharing the origin request.
 async fn forward_all(mut conn: Conn, mut req: Request) {
     report(&conn, &req, None);
-    let accepted = forward_targets(&mut conn, &mut req).await;
+    let accepted = forward_shared(&mut conn, &mut req).await;
     report(&conn, &req, Some(!accepted));
+}
+
+/// Times an orphaned follower tries to join or lead again before proxying alone.
+const MAX_SHARE_ATTEMPTS: usize = 3;
+
+/// Request sharing (`crate::sharing`, 1.36 `doProxy`): with an inspect sharing key and a
+/// complete body (read up to [`MAX_ACCEPT_BODY`]), join the origin request in flight for
+/// that key, or lead a new one. Sessions with CORS / JSON-P shaping never share, since
+/// followers relay the leader's shaped packets. `true` when the handler took the session.
+async fn forward_shared(conn: &mut Conn, req: &mut Request) -> bool {
+    let Some(key) = req.inspect.as_ref().and_then(|i| i.sharing_key.clone()) else {
+        return forward_targets(conn, req).await;
+    };
+    if !req.body.read_until(conn, MAX_ACCEPT_BODY).await {
+        return false;
+    }
+    if !req.body.is_complete() || conn.aco.is_some() {
+        return forward_targets(conn, req).await;
+    }
+    debug!(key = %String::from_utf8_lossy(&key), "proxying with a sharing key");
+    let registry = conn.shared.sharing.clone();
+    for _ in 0..MAX_SHARE_ATTEMPTS {
+        match registry.join_or_lead(key.clone()) {
+            crate::sharing::Join::Lead(lead) => {
+                conn.sharing = Some(crate::sharing::Role::Leader(lead.group().clone()));
+                let accepted = forward_targets(conn, req).await;
+                conn.sharing = None;
+                // dropping the lead ends the group: followers still waiting are orphaned
+                drop(lead);
+                return accepted;
+            }
+            crate::sharing::Join::Follow(member) => {
+                debug!("joining a shared origin request");
+                conn.sharing = Some(crate::sharing::Role::Follower(member.group.clone()));
+                let end = follow::follow(conn, req, member).await;
+                conn.sharing = None;
+                match end {
+                    follow::FollowEnd::Accepted => return true,
+                    follow::FollowEnd::Done | follow::FollowEnd::Gone => return false,
+                    follow::FollowEnd::Orphaned => {
+                        debug!("shared origin request went away; proxying again");
+                    }
+                }
+            }
+        }
+    }
+    forward_targets(conn, req).await
 }
 
 /// Tries each target in order; `true` when the handler took the session.
@@ -527,6 +630,9 @@ async fn forward_targets(conn: &mut Conn, req: &mut Request) -> bool {
     let targets = req.route.targets.clone();
     let mut tried: Vec<String> = Vec::new();
     for target in &targets {
+        if let Some(crate::sharing::Role::Leader(g)) = &conn.sharing {
+            g.set_target(target.kind.to_string());
+        }
         let outcome = match &target.kind {
             TargetKind::Test => {
                 if !req.body.read_until(conn, MAX_ACCEPT_BODY + 1).await {
@@ -543,10 +649,8 @@ async fn forward_targets(conn: &mut Conn, req: &mut Request) -> bool {
                 );
                 respond::origin_complete(conn, req, target, &origin, response).await
             }
-            TargetKind::Origin { .. } => upstream::forward(conn, req, target).await,
-            TargetKind::Zhttp { .. } => {
-                debug!(target = %target.kind, "custom zhttp targets are not supported yet");
-                Outcome::TryNext
+            TargetKind::Origin { .. } | TargetKind::Zhttp { .. } => {
+                upstream::forward(conn, req, target).await
             }
         };
         match outcome {

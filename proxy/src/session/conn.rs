@@ -3,7 +3,7 @@
 //! granted for request body, and the typed events its packets become.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pushpin_zhttp::framing;
@@ -13,6 +13,9 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::Shared;
+
+/// How often a ghost session (see [`Conn::recv`]) checks that followers remain.
+const GHOST_POLL: Duration = Duration::from_secs(1);
 
 /// What a packet from the connection manager means to the session.
 #[derive(Debug)]
@@ -35,6 +38,15 @@ pub(crate) enum ConnEvent {
     Gone,
 }
 
+/// Where a session's packets go.
+pub(crate) enum Sink {
+    /// The connection manager, through the server task's PUB socket.
+    Server,
+    /// A local peer playing the connection manager: a SockJS session presented as a
+    /// WebSocket ([`crate::sockjs`]).
+    Local(mpsc::Sender<Packet>),
+}
+
 /// The session state towards the connection manager.
 pub(crate) struct Conn {
     pub(crate) shared: Arc<Shared>,
@@ -55,6 +67,11 @@ pub(crate) struct Conn {
     /// CORS / JSON-P shaping of every answer to the client (`spec/grip.md` §11), when
     /// auto cross-origin is on or a retry carries a JSON-P callback.
     pub(crate) aco: Option<crate::aco::Shaping>,
+    /// This session's part in a shared origin request (`crate::sharing`).
+    pub(crate) sharing: Option<crate::sharing::Role>,
+    /// The client left; going on for the followers (see [`Conn::recv`]).
+    ghost: bool,
+    sink: Sink,
 }
 
 impl Conn {
@@ -80,7 +97,30 @@ impl Conn {
             last_recv: now,
             multi: true,
             aco: None,
+            sharing: None,
+            ghost: false,
+            sink: Sink::Server,
         }
+    }
+
+    /// A session whose peer is local (`tx` takes what the session sends), as though its
+    /// first packet (seq 0) had been received.
+    pub(crate) fn local(
+        shared: Arc<Shared>,
+        id: Bytes,
+        out_credits: u32,
+        rx: mpsc::Receiver<Packet>,
+        tx: mpsc::Sender<Packet>,
+    ) -> Self {
+        let peer = Bytes::from_static(b"sockjs");
+        let mut conn = Self::new(shared, peer, id, SeqState::resume(0, 1), out_credits, rx);
+        conn.sink = Sink::Local(tx);
+        conn
+    }
+
+    /// Whether the peer is local (a SockJS session, not the connection manager).
+    pub(crate) fn is_local(&self) -> bool {
+        matches!(self.sink, Sink::Local(_))
     }
 
     /// `"<sender>:<id>"`, for logs.
@@ -103,11 +143,23 @@ impl Conn {
     }
 
     /// Assigns the next seq and queues the packet. `false` when the proxy is stopping.
+    /// A leader of a shared request copies its response packets to the followers first.
     pub(crate) async fn send(&mut self, mut p: Packet) -> bool {
+        if let Some(crate::sharing::Role::Leader(group)) = &self.sharing {
+            group.broadcast(&p).await;
+        }
+        if self.ghost {
+            return true;
+        }
         p.seq = Some(self.seq.next_out());
-        let frame = framing::pub_frame(&self.peer, &p);
         self.last_sent = Instant::now();
-        self.shared.server_out.send(frame).await.is_ok()
+        match &self.sink {
+            Sink::Server => {
+                let frame = framing::pub_frame(&self.peer, &p);
+                self.shared.server_out.send(frame).await.is_ok()
+            }
+            Sink::Local(tx) => tx.send(p).await.is_ok(),
+        }
     }
 
     /// Sends a `credit` packet granting `n` request-body bytes (nothing for 0).
@@ -147,7 +199,44 @@ impl Conn {
     /// Waits for the next meaningful packet. Keep-alives are absorbed; credits are added
     /// before [`ConnEvent::Credit`] is returned; a bad sequence ends the session with
     /// `cancel`.
+    ///
+    /// When the client of a session leading a shared request goes away while others share
+    /// it, the session carries on for them as a *ghost* (1.36 keeps the origin request for
+    /// the remaining clients): it sends nothing to its own peer, has unlimited credits,
+    /// and reports [`ConnEvent::Credit`] every [`GHOST_POLL`] until no follower is left.
     pub(crate) async fn recv(&mut self) -> ConnEvent {
+        if self.ghost {
+            // callers check `last_recv` against a peer timeout; a ghost has no peer
+            self.last_recv = Instant::now();
+            tokio::time::sleep(GHOST_POLL).await;
+            self.last_recv = Instant::now();
+            return if self.leads_followers() {
+                ConnEvent::Credit
+            } else {
+                ConnEvent::Gone
+            };
+        }
+        match self.recv_own().await {
+            ConnEvent::Gone if self.leads_followers() => {
+                debug!(rid = %self.rid_text(), "client gone; going on for the clients sharing its request");
+                self.ghost = true;
+                self.out_credits.grant(u32::MAX);
+                ConnEvent::Credit
+            }
+            ev => ev,
+        }
+    }
+
+    /// Whether the client went away while the session goes on for shared requests.
+    pub(crate) fn is_ghost(&self) -> bool {
+        self.ghost
+    }
+
+    fn leads_followers(&self) -> bool {
+        matches!(&self.sharing, Some(crate::sharing::Role::Leader(g)) if g.has_followers())
+    }
+
+    async fn recv_own(&mut self) -> ConnEvent {
         loop {
             let Some(p) = self.rx.recv().await else {
                 return ConnEvent::Gone;

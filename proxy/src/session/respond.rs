@@ -18,6 +18,17 @@ use crate::test_target::Response;
 /// `502` body for every proxying failure outside debug mode.
 pub(crate) const PROXY_ERROR: &str = "Error while proxying to origin.\n";
 
+/// Removes the origin response headers 1.36 never relays to the client whatever the
+/// route (`Connection`, `Keep-Alive`, `Content-Encoding`, `Transfer-Encoding`: zurl has
+/// dealt with them and they only apply to the hop to the origin).
+pub(crate) fn strip_hop_headers(headers: &mut Vec<crate::outgoing::Header>) {
+    headers.retain(|(n, _)| {
+        !crate::aco::NOT_RELAYED
+            .iter()
+            .any(|r| n.eq_ignore_ascii_case(r))
+    });
+}
+
 /// Logs the finished request as 1.36 does.
 pub(crate) fn log_request(conn: &Conn, req: &Request, target: &str, outcome: &str) {
     let config = &conn.shared.config;
@@ -38,8 +49,13 @@ pub(crate) fn log_request(conn: &Conn, req: &Request, target: &str, outcome: &st
         _ => String::new(),
     };
     let retry = if req.is_retry { " retry" } else { "" };
+    let shared = conn
+        .sharing
+        .as_ref()
+        .and_then(|r| r.group().log_tag())
+        .unwrap_or_default();
     info!(
-        "{} {} -> {target}{from}{route} {outcome}{retry}{ua}",
+        "{} {} -> {target}{from}{route} {outcome}{retry}{shared}{ua}",
         String::from_utf8_lossy(&req.client.method),
         req.client.uri
     );
@@ -120,7 +136,12 @@ pub(crate) async fn reject(conn: &mut Conn, code: u16, body: String) {
     p.reason = Some(Bytes::from_static(
         pushpin_grip::status::reason(code).as_bytes(),
     ));
-    p.headers = Some(vec![Header::new("Content-Type", "text/plain")]);
+    // a SockJS session's answer carries only its own headers (1.36 passes none)
+    p.headers = Some(if conn.is_local() {
+        Vec::new()
+    } else {
+        vec![Header::new("Content-Type", "text/plain")]
+    });
     p.body = Some(Bytes::from(body));
     let _ = conn.send(p).await;
 }
@@ -165,6 +186,8 @@ pub(crate) async fn origin_complete(
     if grip {
         return handoff::accept(conn, req, target, origin, response).await;
     }
+    let mut response = response;
+    strip_hop_headers(&mut response.headers);
     let len = response.body.len();
     let code = response.code;
     if !send_response(conn, &response).await {

@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use pushpin_config::routes::{Target, TargetKind};
+use pushpin_config::routes::Target;
 use pushpin_grip::WsMessageType;
 use pushpin_zhttp::{Condition, Header as ZHeader, Packet, PacketType};
 use tracing::{debug, warn};
@@ -142,10 +142,7 @@ struct Session<'a> {
 
 /// Runs a WebSocket-over-HTTP session against `target`.
 pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target) -> Outcome {
-    let TargetKind::Origin { host, port } = &target.kind else {
-        return Outcome::TryNext;
-    };
-    let Some(io) = conn.shared.zurl.clone() else {
+    let Some((io, connect)) = super::upstream::client_for(&conn.shared, target) else {
         return Outcome::TryNext;
     };
     let mut client = req.client.clone();
@@ -173,8 +170,7 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
         instance: conn.shared.id.clone(),
         target: post::Target {
             uri: Bytes::from(uri.to_string()),
-            connect_host: Bytes::from(host.clone()),
-            connect_port: *port,
+            connect,
             ignore_policies: target.trusted,
             trust_connect_host: target.trust_connect_host,
             ignore_tls_errors: target.insecure,

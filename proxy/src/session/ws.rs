@@ -3,7 +3,8 @@
 //! to the connection manager with ours (200000), and messages, pings, pongs and closes
 //! then flow both ways, each side's credits returned as its messages are delivered.
 //! A `rejected` answer is relayed as the HTTP response; connect failures try the next
-//! target.
+//! target. The `test` target's origin ([`crate::test_target::ws`]) is spoken to the same
+//! way; `zhttpreq/` targets refuse WebSockets (`502`), as in 1.36.
 //!
 //! GRIP (`spec/grip.md` §10, as 1.36's `wsproxysession`): the client's
 //! `Sec-WebSocket-Extensions` never reach the origin, which is offered
@@ -89,12 +90,38 @@ fn relay(p: &Packet) -> Packet {
 
 /// Tries each WebSocket target in order; `Outcome::TryNext` when all failed to connect.
 pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target) -> Outcome {
-    let TargetKind::Origin { host, port } = &target.kind else {
+    if let TargetKind::Zhttp { req: true, .. } = &target.kind {
+        // 1.36: "websockets don't work with zhttp req mode"
+        let body = if req.debug {
+            "WebSockets cannot be used with zhttpreq target\n".to_string()
+        } else {
+            super::respond::PROXY_ERROR.to_string()
+        };
+        super::respond::log_request(conn, req, &target.kind.to_string(), "code=502");
+        super::respond::reject(conn, 502, body).await;
+        return Outcome::Done;
+    }
+    if target.kind == TargetKind::Test {
+        // the built-in origin runs alongside, in this task
+        let resource = crate::test_target::ws_resource(&req.client.uri, &req.route);
+        let (io, origin) = crate::test_target::ws::peer(resource);
+        let (outcome, ()) = tokio::join!(run(conn, req, target, io, None), origin);
+        return outcome;
+    }
+    let Some((io, connect)) = upstream::client_for(&conn.shared, target) else {
         return Outcome::TryNext;
     };
-    let Some(io) = conn.shared.zurl.clone() else {
-        return Outcome::TryNext;
-    };
+    run(conn, req, target, io, connect).await
+}
+
+/// Proxies the WebSocket through `io` (asking it to connect to `connect`, if given).
+async fn run(
+    conn: &mut Conn,
+    req: &mut Request,
+    target: &Target,
+    io: crate::client::ClientHandle,
+    connect: Option<(Bytes, u16)>,
+) -> Outcome {
     let origin = outgoing::origin_request(
         &conn.shared.config,
         &req.client,
@@ -123,8 +150,8 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
                 .collect(),
         ),
         credits: Some(RESPONSE_CREDITS),
-        connect_host: Some(Bytes::from(host.clone())),
-        connect_port: Some(*port),
+        connect_host: connect.as_ref().map(|c| c.0.clone()),
+        connect_port: connect.as_ref().map(|c| c.1),
         ignore_policies: target.trusted,
         trust_connect_host: target.trust_connect_host,
         ignore_tls_errors: target.insecure,
@@ -165,7 +192,8 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
                         e.body = p.body.clone().or(Some(Bytes::from_static(
                             b"Error while proxying to origin.\n",
                         )));
-                        super::respond::log_request(conn, req, &name, "code=502");
+                        let outcome = format!("code={}", p.code.unwrap_or(502));
+                        super::respond::log_request(conn, req, &name, &outcome);
                         let _ = conn.send(e).await;
                         return Outcome::Done;
                     }

@@ -23,8 +23,8 @@ const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
     pub(crate) uri: Bytes,
-    pub(crate) connect_host: Bytes,
-    pub(crate) connect_port: u16,
+    /// Connect host and port (none for a custom `zhttp/` target).
+    pub(crate) connect: Option<(Bytes, u16)>,
     pub(crate) ignore_policies: bool,
     pub(crate) trust_connect_host: bool,
     pub(crate) ignore_tls_errors: bool,
@@ -99,8 +99,8 @@ async fn exchange(
         more: !body.is_empty(),
         stream: true,
         credits: Some(RESPONSE_CREDITS),
-        connect_host: Some(target.connect_host),
-        connect_port: Some(target.connect_port),
+        connect_port: target.connect.as_ref().map(|c| c.1),
+        connect_host: target.connect.map(|c| c.0),
         ignore_policies: target.ignore_policies,
         trust_connect_host: target.trust_connect_host,
         ignore_tls_errors: target.ignore_tls_errors,
