@@ -157,12 +157,16 @@ fn split_authority(authority: &str) -> Result<(&str, Option<u16>), UriError> {
 
 /// Percent-decodes `s` (`+` is kept), lossily as UTF-8.
 pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+    String::from_utf8_lossy(&percent_decode_bytes(s.as_bytes())).into_owned()
+}
+
+/// Percent-decodes bytes (`+` is kept; a `%` not followed by two hex digits stays).
+pub(crate) fn percent_decode_bytes(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
+    while let Some(&b) = s.get(i) {
         if b == b'%' {
-            let hex = bytes
+            let hex = s
                 .get(i + 1..i + 3)
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok());
@@ -175,7 +179,7 @@ pub(crate) fn percent_decode(s: &str) -> String {
         out.push(b);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 #[cfg(test)]

@@ -111,43 +111,17 @@ fn real_pushpin_with_our_connmgr_serves_get_and_held_stream() {
         "{answer}"
     );
 
-    // A held stream receives a publish. The proxy answers 500 "Accept service
-    // unavailable" until the handler is connected: retry until the deadline.
-    let (mut s, buf) = loop {
-        let mut s = connect(http_port).unwrap();
-        s.write_all(b"GET /stream HTTP/1.1\r\nHost: example.test\r\n\r\n")
-            .unwrap();
-        let mut buf = Vec::new();
-        if read_until(
-            &mut s,
-            &mut buf,
-            "[stream opened]\n",
-            Instant::now() + Duration::from_secs(2),
-        ) {
-            break (s, buf);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "stream never opened: {}",
-            String::from_utf8_lossy(&buf)
-        );
-        std::thread::park_timeout(Duration::from_millis(100));
-    };
-    let mut buf = buf;
+    // A held stream receives a publish (retried until the handler is connected).
+    let (mut s, mut buf) = open_stream(http_port, deadline);
     let head = String::from_utf8_lossy(&buf).into_owned();
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
 
     let body =
         r#"{"items":[{"channel":"test","formats":{"http-stream":{"content":"hello interop\n"}}}]}"#;
-    let publish = format!(
-        "POST /publish/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
     let mut delivered = false;
     for _ in 0..10 {
-        let answer = request(publish_port, &publish).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        publish(publish_port, body);
         if read_until(
             &mut s,
             &mut buf,

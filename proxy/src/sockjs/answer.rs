@@ -104,11 +104,7 @@ pub(crate) async fn ok_frame(
     frame: &[u8],
     callback: Option<&[u8]>,
 ) -> bool {
-    let ct: &'static [u8] = if callback.is_some() {
-        b"application/javascript"
-    } else {
-        b"text/plain"
-    };
+    let ct = frame_content_type(callback);
     let body = frame::http_body(frame, callback);
     respond(conn, request, 200, b"OK", content_type(ct), body).await
 }
@@ -121,13 +117,18 @@ pub(crate) async fn ok_string(
     s: &[u8],
     callback: Option<&[u8]>,
 ) -> bool {
-    let ct: &'static [u8] = if callback.is_some() {
+    let ct = frame_content_type(callback);
+    let body = frame::http_string(s, callback);
+    respond(conn, request, 200, b"OK", content_type(ct), body).await
+}
+
+/// JavaScript for a JSON-P callback, plain text otherwise.
+const fn frame_content_type(callback: Option<&[u8]>) -> &'static [u8] {
+    if callback.is_some() {
         b"application/javascript"
     } else {
         b"text/plain"
-    };
-    let body = frame::http_string(s, callback);
-    respond(conn, request, 200, b"OK", content_type(ct), body).await
+    }
 }
 
 /// A `text/plain` error: the message and a newline.

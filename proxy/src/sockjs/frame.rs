@@ -164,32 +164,13 @@ pub(crate) fn form_d(body: &[u8]) -> Bytes {
             continue;
         };
         let (k, v) = kv.split_at(at);
-        if percent_decode(k) == b"d" {
-            return Bytes::from(percent_decode(v.get(1..).unwrap_or_default()));
+        if crate::uri::percent_decode_bytes(k) == b"d" {
+            return Bytes::from(crate::uri::percent_decode_bytes(
+                v.get(1..).unwrap_or_default(),
+            ));
         }
     }
     Bytes::new()
-}
-
-fn percent_decode(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while let Some(&b) = s.get(i) {
-        if b == b'%' {
-            let hex = s
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            if let Some(v) = hex {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b);
-        i += 1;
-    }
-    out
 }
 
 #[cfg(test)]
