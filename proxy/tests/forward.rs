@@ -690,3 +690,110 @@ async fn websocket_without_method_is_accepted() {
     );
     env.stop().await;
 }
+
+/// Table: malformed GRIP responses from the origin — an unknown `Grip-Hold`, a
+/// grip-instruct body that is not JSON (both refused by the handler, which parses
+/// instructions), a GRIP response cut off mid-body — give the client 502 with
+/// Pushpin's body, and the proxy goes on serving the next request.
+#[tokio::test]
+async fn malformed_grip_responses_give_502_and_the_proxy_keeps_serving() {
+    let cases: [(&str, Vec<Header>, &'static [u8], bool); 3] = [
+        (
+            "unknown hold mode",
+            vec![
+                Header::new("Content-Type", "text/plain"),
+                Header::new("Grip-Hold", "forever"),
+                Header::new("Grip-Channel", "x"),
+            ],
+            b"x\n",
+            false,
+        ),
+        (
+            "instruct body not JSON",
+            vec![Header::new("Content-Type", "application/grip-instruct")],
+            b"{nope",
+            false,
+        ),
+        (
+            "cut off mid-body",
+            vec![
+                Header::new("Grip-Hold", "stream"),
+                Header::new("Grip-Channel", "news"),
+            ],
+            b"start\n",
+            true,
+        ),
+    ];
+    let mut env = start(Setup {
+        routes: "* 127.0.0.1:17020\n",
+        ..Setup::default()
+    })
+    .await;
+    let ids = [("bad0", "ok0"), ("bad1", "ok1"), ("bad2", "ok2")];
+    for ((name, headers, body, cut), (bad, ok)) in cases.into_iter().zip(ids) {
+        for (rid, grip) in [(bad, true), (ok, false)] {
+            env.cm.first(&get(rid, "http://example.com/path")).await;
+            let call = env.handler().inspect_call().await;
+            env.handler()
+                .inspect_reply(
+                    &call,
+                    Outcome::success_with(|b| pushpin_internal::InspectInfo::default().encode(b)),
+                )
+                .await;
+            let _ka = env.cm.recv().await;
+            let z = env.zurl.first().await;
+            let id = z.id().unwrap().clone();
+            if !grip {
+                env.zurl.send(&id, head(200, vec![], b"fine", false)).await;
+                let (resp, got) = env.cm.response().await;
+                assert_eq!(
+                    (resp.code, got.as_ref()),
+                    (Some(200), &b"fine"[..]),
+                    "request after {name}"
+                );
+                continue;
+            }
+            env.zurl
+                .send(&id, head(200, headers.clone(), body, cut))
+                .await;
+            if cut {
+                let mut e = Packet::new(PacketType::Error);
+                e.condition = Some(Condition::RemoteConnectionFailed);
+                env.zurl.send(&id, e).await;
+            }
+            // A GRIP response asks for the session first (handoff-start); the
+            // connection manager agrees. Instructions are parsed by the handler, which
+            // refuses these (`bad-format`, as ours and 1.36's do); a body cut off never
+            // reaches it. Either way the 502 comes on the same session.
+            let first = env.cm.recv().await;
+            let (code, got) = if first.ptype == PacketType::HandoffStart {
+                env.cm
+                    .send(&follow(rid, 1, PacketType::HandoffProceed))
+                    .await;
+                if !cut {
+                    let call = env.handler().accept_call().await;
+                    env.handler()
+                        .accept_reply(
+                            &call,
+                            Outcome::error_text(
+                                pushpin_internal::zrpc::Condition::BadFormat,
+                                name.as_bytes(),
+                            ),
+                        )
+                        .await;
+                }
+                let (resp, got) = env.cm.response().await;
+                (resp.code, got)
+            } else {
+                assert!(!first.more, "{name}: a 502 comes in one packet");
+                (first.code, Bytes::copy_from_slice(first.body_bytes()))
+            };
+            assert_eq!(
+                (code, got.as_ref()),
+                (Some(502), &b"Error while proxying to origin.\n"[..]),
+                "{name}"
+            );
+        }
+    }
+    env.stop().await;
+}
