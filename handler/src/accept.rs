@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use pushpin_grip::filter::{self, FilterStack};
 use pushpin_grip::{HoldMode, Instruct};
 use pushpin_internal::zrpc::{self, Condition, Outcome, Request, Response};
 use pushpin_internal::{AcceptArgs, AcceptResult, Call, InspectArgs, InspectInfo, ResponseData};
@@ -204,13 +205,26 @@ pub(crate) fn decide(args: AcceptArgs, settings: &AcceptSettings) -> AcceptDecis
         // grip.md §6: no hold but a next link: a chained stream
         (None, Some(_)) => (HoldMode::Stream, true),
         (None, None) => {
-            return AcceptDecision::Respond(ResponseData {
-                code: instruct.response.code,
-                reason: instruct.response.reason.clone(),
-                headers,
-                body,
-            });
+            return match proxy_content(&instruct) {
+                Ok(body) => AcceptDecision::Respond(ResponseData {
+                    code: instruct.response.code,
+                    reason: instruct.response.reason.clone(),
+                    headers,
+                    body,
+                }),
+                Err(e) => AcceptDecision::Invalid(e),
+            };
         }
+    };
+    // grip.md §5.4: a stream's initial body goes through the proxy-content
+    // filters; an error ends the stream after the head (§5.8)
+    let (body, start_error) = if mode == HoldMode::Stream && !body.is_empty() {
+        match proxy_content(&instruct) {
+            Ok(b) => (b, None),
+            Err(e) => (Bytes::new(), Some(e)),
+        }
+    } else {
+        (body, None)
     };
     let prefix = args.channel_prefix.clone().unwrap_or_default();
     if instruct.channels.len() > settings.subscription_max {
@@ -229,6 +243,7 @@ pub(crate) fn decide(args: AcceptArgs, settings: &AcceptSettings) -> AcceptDecis
             name.extend_from_slice(c.name.as_bytes());
             SubChannel {
                 name: Bytes::from(name),
+                filter_name: c.name.clone(),
                 prev_id: c.prev_id.clone(),
                 filters: c.filters.clone(),
             }
@@ -238,6 +253,7 @@ pub(crate) fn decide(args: AcceptArgs, settings: &AcceptSettings) -> AcceptDecis
         if !channels.iter().any(|c| c.name == *implicit) {
             channels.push(SubChannel {
                 name: implicit.clone(),
+                filter_name: String::from_utf8_lossy(implicit).into_owned(),
                 prev_id: None,
                 filters: Vec::new(),
             });
@@ -255,6 +271,7 @@ pub(crate) fn decide(args: AcceptArgs, settings: &AcceptSettings) -> AcceptDecis
             peer_address: r.peer_address.clone(),
             https: r.https,
             aco: crate::aco::Aco::from_state(r),
+            debug: r.debug,
         })
         .collect();
     let hold = Hold {
@@ -285,8 +302,30 @@ pub(crate) fn decide(args: AcceptArgs, settings: &AcceptSettings) -> AcceptDecis
             None
         },
         chained,
+        meta: Arc::new(instruct.meta.clone()),
+        start_error,
     };
     AcceptDecision::Hold(hold, clients)
+}
+
+/// The instruct body through the proxy-content filters of its channels
+/// (`spec/grip.md` §5.4); the error is 1.36's `filter error: <text>`.
+///
+/// 1.36 quirk (§4): a JSON instruct without `response.body` has a "null"
+/// body, which an empty filter stack refuses with an empty message.
+fn proxy_content(instruct: &Instruct) -> Result<Bytes, String> {
+    let names =
+        filter::proxy_content_filters(instruct.channels.iter().map(|c| c.filters.as_slice()));
+    let body = match &instruct.response.body {
+        None if names.is_empty() => return Err("filter error: ".to_owned()),
+        None => Bytes::new(),
+        Some(b) if names.is_empty() => return Ok(b.clone()),
+        Some(b) => b.clone(),
+    };
+    FilterStack::new(&names, filter::Context::proxy(&instruct.meta))
+        .process(&body)
+        .map(Bytes::from)
+        .map_err(|e| format!("filter error: {e}"))
 }
 
 async fn accept_call(

@@ -8,7 +8,8 @@ use tracing::warn;
 
 use crate::session::Response;
 
-fn with_content_length(mut headers: Vec<(Bytes, Bytes)>, len: usize) -> Vec<(Bytes, Bytes)> {
+/// `headers` with `Content-Length: len` (replacing any) written last.
+pub(crate) fn content_length(mut headers: Vec<(Bytes, Bytes)>, len: usize) -> Vec<(Bytes, Bytes)> {
     headers.retain(|(n, _)| !n.eq_ignore_ascii_case(b"Content-Length"));
     headers.push((
         Bytes::from_static(b"Content-Length"),
@@ -22,7 +23,7 @@ pub(crate) fn timeout_response(r: &Response) -> Response {
     Response {
         code: r.code,
         reason: r.reason.clone(),
-        headers: with_content_length(r.headers.clone(), r.body.len()),
+        headers: content_length(r.headers.clone(), r.body.len()),
         body: r.body.clone(),
     }
 }
@@ -65,18 +66,27 @@ pub(crate) fn build_response(base: &Response, content: &HttpResponseContent) -> 
     Response {
         code: content.code,
         reason,
-        headers: with_content_length(headers, body.len()),
+        headers: content_length(headers, body.len()),
         body,
     }
 }
 
 /// `502 Bad Gateway` / `Error while proxying to origin.` (`spec/grip.md` §5.8).
 pub(crate) fn error_response() -> Response {
-    let body = Bytes::from_static(b"Error while proxying to origin.\n");
+    failure_response(None)
+}
+
+/// The 502 of a response hold that failed (`spec/grip.md` §5.8): in debug
+/// mode (`debug_text` given) the body is that text plus `\n`.
+pub(crate) fn failure_response(debug_text: Option<&str>) -> Response {
+    let body = match debug_text {
+        Some(text) => Bytes::from(format!("{text}\n")),
+        None => Bytes::from_static(b"Error while proxying to origin.\n"),
+    };
     Response {
         code: 502,
         reason: Bytes::from_static(b"Bad Gateway"),
-        headers: with_content_length(
+        headers: content_length(
             vec![(
                 Bytes::from_static(b"Content-Type"),
                 Bytes::from_static(b"text/plain"),

@@ -13,7 +13,7 @@
 //! buffered body up to the credits too). Every packet is encoded at once into
 //! an [`Outbox`] frame; nothing here does I/O.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -135,9 +135,13 @@ pub(crate) struct Response {
 pub(crate) struct SubChannel {
     /// The channel name with the route prefix applied.
     pub(crate) name: Bytes,
+    /// The name filters see (`require-sub`, `build-id`'s `%(name)s`): 1.36
+    /// uses the instruct's channel name without the route prefix (an
+    /// implicit `sub=` channel's own name).
+    pub(crate) filter_name: String,
     /// The instruct's `prev-id`, updated as items are delivered.
     pub(crate) prev_id: Option<String>,
-    /// Filters named by the instruct (content-filters must equal them).
+    /// Filters named by the instruct (`spec/grip.md` §8).
     pub(crate) filters: Vec<String>,
 }
 
@@ -175,6 +179,8 @@ pub(crate) struct Client {
     pub(crate) https: bool,
     /// Auto cross-origin and JSON-P settings (`spec/grip.md` §11).
     pub(crate) aco: crate::aco::Aco,
+    /// Debug mode: errors show their text (`spec/grip.md` §5.8).
+    pub(crate) debug: bool,
 }
 
 impl Client {
@@ -207,6 +213,11 @@ pub(crate) struct Hold {
     pub(crate) next_link: Option<Bytes>,
     /// No hold: the stream only follows next links.
     pub(crate) chained: bool,
+    /// Subscription meta (`Grip-Set-Meta`, JSON `meta`) for filters.
+    pub(crate) meta: Arc<BTreeMap<String, String>>,
+    /// The initial body failed its filters (`filter error: ...`): the
+    /// stream ends after its head (`spec/grip.md` §5.4, §5.8).
+    pub(crate) start_error: Option<String>,
 }
 
 /// One held session.
@@ -228,6 +239,8 @@ pub(crate) struct Session {
     pub(crate) next_link: Option<Bytes>,
     /// No hold: the stream only follows next links.
     pub(crate) chained: bool,
+    /// Subscription meta for filters.
+    pub(crate) meta: Arc<BTreeMap<String, String>>,
     /// The id of the internal request fetching the next link.
     pub(crate) fetching: Option<Bytes>,
     /// Response-hold deadline.
@@ -272,6 +285,7 @@ impl Session {
             keep_alive: hold.keep_alive.clone(),
             next_link: hold.next_link.clone(),
             chained: hold.chained,
+            meta: Arc::clone(&hold.meta),
             fetching: None,
             timeout_at: None,
             keep_alive_at: None,
@@ -284,6 +298,14 @@ impl Session {
             ending: false,
             end_sent: false,
         }
+    }
+
+    /// The channels and prev-ids filters see (`spec/grip.md` §8).
+    pub(crate) fn filter_prev_ids(&self) -> BTreeMap<String, Option<String>> {
+        self.channels
+            .iter()
+            .map(|c| (c.filter_name.clone(), c.prev_id.clone()))
+            .collect()
     }
 
     /// Whether the response has been ended (the session is over).

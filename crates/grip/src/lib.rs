@@ -17,8 +17,11 @@
 //!   the `cstring`/`base64` data formats; [`status`]: standard reason
 //!   phrases; [`qt`]: the Qt conversions the above reproduce.
 //!
+//! - [`filter`]: the five channel filters and their `%` directive syntax,
+//!   as pure functions over meta maps and content (`spec/grip.md` §8).
+//!
 //! Not here: what the handler *does* with an instruct or item (holds,
-//! sequencing, filters, delivery) — that is `pushpin-handler`; the
+//! sequencing, delivery) — that is `pushpin-handler`; the
 //! proxy↔handler messages carrying these values — `pushpin-internal`.
 //!
 //! Error texts are data: [`InstructError`], [`PublishError`] and
@@ -37,6 +40,7 @@
 )]
 
 pub mod cors;
+pub mod filter;
 mod header_list;
 pub mod instruct;
 pub mod keepalive;

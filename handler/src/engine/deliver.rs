@@ -2,19 +2,27 @@
 //! §5.3, §7.2): de-duplication and sequencing of a published item, fan-out
 //! to the channel's sessions through the rate limiter, and what one
 //! delivery does to a response hold, a stream hold or a WebSocket session.
+//!
+//! Each delivery runs the channel's filters (`spec/grip.md` §8, pure parts
+//! in [`pushpin_grip::filter`]) after the prev-id check, in 1.36's order:
+//! `content-filters` must match, delivery filters may drop the item, content
+//! filters rewrite a `send`'s content. A mismatch or filter error fails the
+//! session (§5.8): a response hold answers 502, a stream ends.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use pushpin_grip::filter::{self, Context, FilterStack};
 use pushpin_grip::publish::FormatKind;
 use pushpin_grip::{HttpResponseFormat, HttpStreamFormat, PublishItem};
 use tracing::debug;
 
 use super::{Detach, Engine, detach_channels};
 use crate::ratelimit::{Delivery, Transport};
-use crate::response::build_response;
-use crate::session::Session;
+use crate::response::{build_response, content_length, failure_response};
+use crate::session::{Session, SubChannel};
 
 impl Engine {
     pub(super) fn publish(&mut self, item: PublishItem, now: Instant) {
@@ -146,6 +154,7 @@ impl Engine {
             }
             return;
         }
+        let debug = s.client.debug;
         match (
             transport,
             &item.formats.http_stream,
@@ -155,40 +164,79 @@ impl Engine {
                 HttpStreamFormat::Send {
                     content,
                     content_filters,
-                } => {
-                    if !filters_match(s, channel, content_filters.as_deref()) {
-                        return;
+                } => match filter_content(s, channel, item, content_filters.as_deref(), content) {
+                    Filtered::Send(content) => {
+                        if s.write(&from, &mut self.out, now, content) {
+                            self.counters.sent = self.counters.sent.saturating_add(1);
+                            self.stats.sent(false);
+                            self.reschedule_keep_alive_if_idle(token, now, true);
+                        } else {
+                            self.counters.dropped = self.counters.dropped.saturating_add(1);
+                            self.drops.dropped(&item.channel, &self.backlog, now);
+                        }
                     }
-                    if s.write(&from, &mut self.out, now, content.clone()) {
-                        self.counters.sent = self.counters.sent.saturating_add(1);
-                        self.stats.sent(false);
-                        self.reschedule_keep_alive_if_idle(token, now, true);
-                    } else {
-                        self.counters.dropped = self.counters.dropped.saturating_add(1);
-                        self.drops.dropped(&item.channel, &self.backlog, now);
+                    Filtered::Drop => {}
+                    Filtered::Fail(error) => {
+                        // grip.md §5.8: the stream ends, with the text in debug mode
+                        debug!(error = %error, "stream delivery failed");
+                        if debug {
+                            s.write(
+                                &from,
+                                &mut self.out,
+                                now,
+                                Bytes::from(format!("\n\n{error}\n")),
+                            );
+                        }
+                        s.end(&from, &mut self.out, now);
+                        self.finish(token);
                     }
-                }
+                },
                 HttpStreamFormat::Close => {
-                    s.end(&from, &mut self.out, now);
-                    self.finish(token);
+                    if !drops(s, channel, item) {
+                        s.end(&from, &mut self.out, now);
+                        self.finish(token);
+                    }
                 }
-                HttpStreamFormat::Hint => self.fetch_next_link(token),
+                HttpStreamFormat::Hint => {
+                    if !drops(s, channel, item) {
+                        self.fetch_next_link(token);
+                    }
+                }
             },
             (Transport::Response, _, Some(fmt)) => match fmt {
                 HttpResponseFormat::Send(content) => {
-                    if !filters_match(s, channel, content.content_filters.as_deref()) {
-                        return;
-                    }
-                    let response = s.client.aco.respond(
-                        &s.retry.request.headers,
-                        build_response(&s.response, content),
+                    let mut response = build_response(&s.response, content);
+                    let filtered = filter_content(
+                        s,
+                        channel,
+                        item,
+                        content.content_filters.as_deref(),
+                        &response.body,
                     );
+                    match filtered {
+                        Filtered::Send(body) => {
+                            response.body = body;
+                            response.headers =
+                                content_length(response.headers, response.body.len());
+                        }
+                        Filtered::Drop => return,
+                        Filtered::Fail(error) => {
+                            // grip.md §5.8: 502, with the text in debug mode
+                            debug!(error = %error, "response delivery failed");
+                            response = failure_response(debug.then_some(error.as_str()));
+                        }
+                    }
+                    let response = s.client.aco.respond(&s.retry.request.headers, response);
                     s.send_head(&from, &mut self.out, now, &response, true);
                     self.counters.sent = self.counters.sent.saturating_add(1);
                     self.stats.sent(true);
                     self.finish(token);
                 }
-                HttpResponseFormat::Hint => self.start_retry(token, now),
+                HttpResponseFormat::Hint => {
+                    if !drops(s, channel, item) {
+                        self.start_retry(token, now);
+                    }
+                }
                 HttpResponseFormat::Close => {}
             },
             _ => {}
@@ -231,12 +279,68 @@ fn channel_accepts(s: &mut Session, channel: &Bytes, item: &PublishItem) -> bool
     true
 }
 
-fn filters_match(s: &Session, channel: &Bytes, filters: Option<&[String]>) -> bool {
-    let Some(filters) = filters else {
-        return true;
+/// What the filters make of one `send` delivery (`spec/grip.md` §8).
+enum Filtered {
+    /// Deliver this content.
+    Send(Bytes),
+    /// A delivery filter dropped the item.
+    Drop,
+    /// Content-filter mismatch or filter error: the session fails with
+    /// this text.
+    Fail(String),
+}
+
+/// The session channel an item was published to.
+fn sub_channel<'s>(s: &'s Session, channel: &Bytes) -> Option<&'s SubChannel> {
+    s.channels.iter().find(|c| c.name == *channel)
+}
+
+fn context<'a>(
+    s: &'a Session,
+    prev_ids: &'a BTreeMap<String, Option<String>>,
+    item: &'a PublishItem,
+) -> Context<'a> {
+    Context {
+        prev_ids,
+        sub_meta: &s.meta,
+        pub_meta: &item.meta,
+    }
+}
+
+/// Whether a delivery filter of the item's channel drops it.
+fn drops(s: &Session, channel: &Bytes, item: &PublishItem) -> bool {
+    let Some(ch) = sub_channel(s, channel).filter(|c| !c.filters.is_empty()) else {
+        return false;
     };
-    s.channels
-        .iter()
-        .find(|c| c.name == *channel)
-        .is_none_or(|c| c.filters.as_slice() == filters)
+    let prev_ids = s.filter_prev_ids();
+    FilterStack::new(&ch.filters, context(s, &prev_ids, item)).drops()
+}
+
+/// Checks `content-filters`, then the delivery filters, then runs the
+/// content filters over `content` (1.36's order).
+fn filter_content(
+    s: &Session,
+    channel: &Bytes,
+    item: &PublishItem,
+    content_filters: Option<&[String]>,
+    content: &Bytes,
+) -> Filtered {
+    let Some(ch) = sub_channel(s, channel) else {
+        return Filtered::Send(content.clone());
+    };
+    if let Err(e) = filter::check_content_filters(&ch.filters, content_filters) {
+        return Filtered::Fail(e.to_string());
+    }
+    if ch.filters.is_empty() {
+        return Filtered::Send(content.clone());
+    }
+    let prev_ids = s.filter_prev_ids();
+    let mut stack = FilterStack::new(&ch.filters, context(s, &prev_ids, item));
+    if stack.drops() {
+        return Filtered::Drop;
+    }
+    match stack.process(content) {
+        Ok(out) => Filtered::Send(Bytes::from(out)),
+        Err(e) => Filtered::Fail(format!("filter error: {e}")),
+    }
 }

@@ -13,6 +13,7 @@
 //! ([`INTREQ_CREDITS`]); a longer body ends the stream.
 
 use bytes::{Bytes, BytesMut};
+use pushpin_grip::filter::{self, FilterStack};
 use pushpin_grip::{HoldMode, Instruct};
 use pushpin_tnetstring::Value;
 use pushpin_zhttp::{Header, Id, Ids, Packet, PacketType};
@@ -227,8 +228,35 @@ impl Engine {
         s.fetching = None;
         let content = instruct.response.body_or_empty();
         if !content.is_empty() {
-            s.write(&from, &mut self.out, now, content);
+            // grip.md §5.4: next-link bodies go through the session's
+            // proxy-content filters; an error ends the stream (§5.8)
+            let names =
+                filter::proxy_content_filters(s.channels.iter().map(|c| c.filters.as_slice()));
+            let filtered = if names.is_empty() {
+                Ok(content)
+            } else {
+                FilterStack::new(&names, filter::Context::proxy(&s.meta))
+                    .process(&content)
+                    .map(Bytes::from)
+            };
+            match filtered {
+                Ok(content) => {
+                    s.write(&from, &mut self.out, now, content);
+                }
+                Err(e) => {
+                    debug!(error = %e, "next link body failed its filters");
+                    if s.client.debug {
+                        let text = format!("\n\nfilter error: {e}\n");
+                        s.write(&from, &mut self.out, now, Bytes::from(text));
+                    }
+                    s.end(&from, &mut self.out, now);
+                    self.finish(token);
+                    return;
+                }
+            }
         }
+        // 1.36 replaces the session's instruct, meta included
+        s.meta = std::sync::Arc::new(instruct.meta.clone());
         let base = s.next_link.clone().unwrap_or_default();
         s.next_link = instruct.next_link.as_ref().map(|l| resolve(&base, &l.uri));
         match instruct.hold {
@@ -244,6 +272,7 @@ impl Engine {
                         name.extend_from_slice(c.name.as_bytes());
                         SubChannel {
                             name: Bytes::from(name),
+                            filter_name: c.name.clone(),
                             prev_id: c.prev_id.clone(),
                             filters: c.filters.clone(),
                         }

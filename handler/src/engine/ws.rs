@@ -1,7 +1,10 @@
 //! GRIP WebSocket sessions over ws-control (`spec/internal.md` §7,
 //! `spec/grip.md` §10): `here`/`keep-alive`/`gone` keep a session alive,
 //! `grip` control messages and `subscribe` items manage its channels, and
-//! published `ws-message` items become `send`/`close` items for the proxy.
+//! published `ws-message` items become `send`/`close` items for the proxy,
+//! after the channel's filters (`spec/grip.md` §8: a mismatch, a drop or a
+//! filter error silently drops the message; `set-meta` sets the meta the
+//! filters see).
 //!
 //! Items carrying a `req-id` are acked first, as 1.36 does; items for an
 //! unknown cid (other than `here`) are answered with `cancel`. A `grip` item
@@ -10,9 +13,11 @@
 //! proxy then cancels the session when the ack times out). Sessions not
 //! refreshed within their `ttl` are dropped.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use pushpin_grip::filter::{self, FilterStack};
 use pushpin_grip::{KeepAliveMode, PublishItem, WsMessageFormat, WsMessageType};
 use pushpin_internal::{
     GripControl, Known, SubscriptionMode, WsControlItem, WsControlItemKind, WsControlPacket,
@@ -32,6 +37,8 @@ pub(crate) struct WsSession {
     channels: Vec<(Bytes, Vec<String>)>,
     expires_at: Instant,
     keep_alive: Option<(WsMessageType, Bytes)>,
+    /// Subscription meta from `set-meta` (`spec/grip.md` §8).
+    meta: BTreeMap<String, String>,
 }
 
 fn item(cid: &Bytes, kind: WsControlItemKind) -> WsControlItem {
@@ -124,6 +131,7 @@ impl Engine {
                 channels: Vec::new(),
                 expires_at: now + ttl_of(ttl),
                 keep_alive: None,
+                meta: BTreeMap::new(),
             },
         );
         debug!(cid = %String::from_utf8_lossy(cid), "websocket session");
@@ -187,8 +195,19 @@ impl Engine {
                 };
                 self.ws_out.push(item(cid, setup));
             }
+            GripControl::SetMeta { name, value } => {
+                if let Some(s) = self.ws_sessions.get_mut(&token) {
+                    match value {
+                        Some(value) => {
+                            s.meta.insert(name, value);
+                        }
+                        None => {
+                            s.meta.remove(&name);
+                        }
+                    }
+                }
+            }
             GripControl::Session { .. }
-            | GripControl::SetMeta { .. }
             | GripControl::SendDelayed { .. }
             | GripControl::FlushDelayed => {
                 debug!("grip control message not supported yet; ignored");
@@ -273,16 +292,44 @@ impl Engine {
         let Some((_, filters)) = s.channels.iter().find(|(c, _)| c.as_ref() == channel) else {
             return false;
         };
+        // grip.md §8: mismatch, drop and filter errors all drop the message;
+        // WebSocket sessions give filters no prev-ids
+        if let WsMessageFormat::Send {
+            content_filters, ..
+        } = fmt
+        {
+            if let Err(e) = filter::check_content_filters(filters, content_filters.as_deref()) {
+                debug!(error = %e, "websocket message dropped");
+                return false;
+            }
+        }
+        let ctx = filter::Context {
+            sub_meta: &s.meta,
+            pub_meta: &item_.meta,
+            ..filter::Context::default()
+        };
+        let mut stack = FilterStack::new(filters, ctx);
+        if stack.drops() {
+            return false;
+        }
         match fmt {
             WsMessageFormat::Send {
                 message_type,
                 content,
-                content_filters,
+                ..
             } => {
-                if content_filters.as_ref().is_some_and(|f| f != filters) {
-                    return false;
-                }
-                let send = send_item(&s.cid, *message_type, content.clone());
+                let content = if stack.is_empty() {
+                    content.clone()
+                } else {
+                    match stack.process(content) {
+                        Ok(out) => Bytes::from(out),
+                        Err(e) => {
+                            debug!(error = %e, "filter error");
+                            return false;
+                        }
+                    }
+                };
+                let send = send_item(&s.cid, *message_type, content);
                 self.ws_out.push(send);
                 true
             }
