@@ -218,3 +218,94 @@ async fn proxy_conn_stats_are_republished_with_our_from() {
     }
     h.stop().await;
 }
+
+/// A proxy `report` is not forwarded: its counters go into our next report for the same
+/// route (the global one for no route, one of its own for a route id).
+#[tokio::test]
+async fn proxy_reports_are_merged_into_ours() {
+    use bytes::BytesMut;
+    use pushpin_internal::Report;
+    let h = Harness::start(
+        "stats_spec=ipc://{dir}/stats\nproxy_stats_spec=ipc://{dir}/proxy-stats\nstats_report_interval=1",
+    )
+    .await;
+    let d = h.dir.path().display().to_string();
+    let mut proxy = AsyncSocket::builder(SocketKind::Pub, Hwm::both(1000))
+        .bind(SocketSpec::parse(&format!("ipc://{d}/proxy-stats")).unwrap())
+        .build()
+        .unwrap();
+    let mut sub = AsyncSocket::builder(SocketKind::Sub, Hwm::both(1000))
+        .subscribe(Bytes::from_static(b"report "))
+        .connect(SocketSpec::parse(&format!("ipc://{d}/stats")).unwrap())
+        .build()
+        .unwrap();
+    let frame = |route: Option<&'static [u8]>, report: Report| {
+        let mut buf = BytesMut::new();
+        StatsPacket {
+            from: Some(Bytes::from_static(b"pushpin-proxy_1")),
+            route: route.map(Bytes::from_static),
+            body: StatsBody::Report(Box::new(report)),
+        }
+        .encode(&mut buf);
+        buf.freeze()
+    };
+    let global = frame(
+        None,
+        Report {
+            connections: Some(3),
+            server_header_bytes_sent: Some(7),
+            ..Report::default()
+        },
+    );
+    let routed = frame(
+        Some(b"main"),
+        Report {
+            connections: Some(3),
+            client_header_bytes_received: Some(5),
+            client_messages_sent: Some(2),
+            ..Report::default()
+        },
+    );
+    let (mut saw_global, mut saw_route) = (false, false);
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    while !(saw_global && saw_route) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "proxy report never merged (global {saw_global}, route {saw_route})"
+        );
+        for f in [&global, &routed] {
+            proxy
+                .send(pushpin_zmq::Multipart::from(f.clone()))
+                .await
+                .unwrap();
+        }
+        let Ok(msg) = tokio::time::timeout(Duration::from_millis(100), sub.recv()).await else {
+            continue;
+        };
+        let p = StatsPacket::decode(&msg.unwrap()[0], &Default::default()).unwrap();
+        assert_eq!(
+            p.from.as_deref(),
+            Some(h.instance.as_bytes()),
+            "proxy reports are not forwarded"
+        );
+        let StatsBody::Report(r) = p.body else {
+            panic!("not a report");
+        };
+        match p.route.as_deref() {
+            None => {
+                let n = r.server_header_bytes_sent.unwrap();
+                assert_eq!(n % 7, 0);
+                saw_global |= n > 0;
+            }
+            Some(b"main") => {
+                let n = r.client_header_bytes_received.unwrap();
+                assert!(n > 0 && n % 5 == 0);
+                assert_eq!(r.client_messages_sent.unwrap() * 5, n * 2);
+                assert_eq!(r.server_header_bytes_sent, Some(0));
+                saw_route = true;
+            }
+            Some(other) => panic!("unexpected route {other:?}"),
+        }
+    }
+    h.stop().await;
+}

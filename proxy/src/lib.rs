@@ -231,8 +231,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             let mut o = Opts::new("stats_spec", SocketKind::Pub, Mode::Bind, HWM_STATS);
             o.ipc_file_mode = p.ipc_file_mode;
             let sock = sockets::build(o, std::slice::from_ref(spec))?;
-            let (handle, fut) =
-                stats::publisher(sock, Bytes::from(instance.clone()), p.stats_connection_ttl);
+            let (handle, fut) = stats::publisher(
+                sock,
+                Bytes::from(instance.clone()),
+                p.stats_connection_ttl,
+                p.stats_report_interval,
+            );
             tasks.spawn(fut);
             Some(handle)
         }

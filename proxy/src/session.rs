@@ -550,13 +550,21 @@ async fn forward_ws(mut conn: Conn, mut req: Request) {
     respond::reject(&mut conn, 502, body).await;
 }
 
-/// Reports the session to the stats socket.
+/// Reports the session to the stats socket. An intreq session has no connection entry:
+/// its (origin side) counts go on their own when it ends.
 fn report(conn: &Conn, req: &Request, ended: Option<bool>) {
-    let (Some(stats), false) = (conn.shared.stats.as_ref(), req.internal) else {
+    let Some(stats) = conn.shared.stats.as_ref() else {
         return;
     };
-    let id = Bytes::from(conn.rid_text());
     let route = req.route.stats_route().map(|r| Bytes::from(r.to_string()));
+    if req.internal {
+        let counts = conn.tally.drain();
+        if ended.is_some() && !counts.is_empty() {
+            stats.report(crate::stats::StatsEvent::Counters { route, counts });
+        }
+        return;
+    }
+    let id = Bytes::from(conn.rid_text());
     let ev = match ended {
         // accepted: a final refresh, then the handler reports it
         None | Some(false) => crate::stats::StatsEvent::Conn {
@@ -565,6 +573,8 @@ fn report(conn: &Conn, req: &Request, ended: Option<bool>) {
             ssl: req.https,
             route,
             counted: ended.is_none() && !req.is_retry,
+            linger: ended.is_some(),
+            tally: conn.tally.clone(),
         },
         Some(true) => crate::stats::StatsEvent::Gone { id, route },
     };
@@ -573,8 +583,27 @@ fn report(conn: &Conn, req: &Request, ended: Option<bool>) {
 
 /// Tries each target of the route in order, alone or sharing the origin request.
 async fn forward_all(mut conn: Conn, mut req: Request) {
+    conn.count_sent = !req.internal;
+    // a retry's request was counted when it first came in (1.36)
+    let count_received = !req.internal && !req.is_retry;
+    if count_received {
+        let c = &req.client;
+        let head = crate::stats::report::request_head_bytes(
+            &c.method,
+            crate::stats::report::path_and_query(&c.uri_text),
+            c.headers.iter().map(|(n, v)| (n.as_ref(), v.as_ref())),
+        );
+        conn.tally
+            .add(crate::stats::Counter::ClientHeaderBytesReceived, head);
+    }
     report(&conn, &req, None);
     let accepted = forward_shared(&mut conn, &mut req).await;
+    if count_received {
+        conn.tally.add(
+            crate::stats::Counter::ClientContentBytesReceived,
+            req.body.total(),
+        );
+    }
     report(&conn, &req, Some(!accepted));
 }
 
@@ -647,6 +676,7 @@ async fn forward_targets(conn: &mut Conn, req: &mut Request) -> bool {
                     target,
                     rewrite(req),
                 );
+                count_test_origin(conn, req, &origin, &response);
                 respond::origin_complete(conn, req, target, &origin, response).await
             }
             TargetKind::Origin { .. } | TargetKind::Zhttp { .. } => {
@@ -661,6 +691,36 @@ async fn forward_targets(conn: &mut Conn, req: &mut Request) -> bool {
     }
     respond::all_targets_failed(conn, req, &tried).await;
     false
+}
+
+/// The test target stands in for an origin (1.36 counts its request and response as
+/// server bytes too).
+fn count_test_origin(
+    conn: &Conn,
+    req: &Request,
+    origin: &outgoing::OriginRequest,
+    response: &Response,
+) {
+    use crate::stats::Counter;
+    let t = &conn.tally;
+    t.add(
+        Counter::ServerHeaderBytesSent,
+        upstream::origin_head_bytes(&req.client.method, origin),
+    );
+    t.add(
+        Counter::ServerContentBytesSent,
+        req.body.complete_len().unwrap_or(0),
+    );
+    let head = crate::stats::report::response_head_bytes(
+        response.code,
+        &response.reason,
+        response
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_ref(), v.as_ref())),
+    );
+    t.add(Counter::ServerHeaderBytesReceived, head);
+    t.add(Counter::ServerContentBytesReceived, response.body.len());
 }
 
 /// The per-request rewriting facts.

@@ -1,12 +1,16 @@
 //! The proxy's stats socket (`spec/internal.md` §8): a bound PUB carrying `conn`
 //! packets when a request starts (and a final refresh when it is accepted, after which the
 //! handler reports it) or ends (`unavailable`), plus `activity` and `counts` flushed
-//! 100 ms after the first event of a batch, per explicit route.
+//! 100 ms after the first event of a batch, per explicit route, and a `report` per route
+//! every `stats_report_interval` ([`report`]).
 //!
 //! Sessions report through a bounded queue with `try_send`: stats are best effort, so a
 //! full queue drops the event (a log line at debug) rather than slowing a request.
+//! Byte and message counts do not travel through the queue per message: each session
+//! counts into its own [`Tally`], which the task reads.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -14,6 +18,10 @@ use pushpin_internal::{ConnectionType, StatsBody, StatsPacket};
 use pushpin_zmq::{AsyncSocket, Multipart};
 use tokio::sync::mpsc;
 use tracing::debug;
+
+pub(crate) mod report;
+
+pub(crate) use report::{Counter, Counters, Tally};
 
 /// Events queued from all sessions.
 const CAPACITY: usize = 8192;
@@ -35,6 +43,10 @@ pub(crate) enum StatsEvent {
         route: Option<Bytes>,
         /// Count it as a new request.
         counted: bool,
+        /// The hand-off to the handler: a final refresh, then the entry lingers.
+        linger: bool,
+        /// The session's byte and message counts.
+        tally: Arc<Tally>,
     },
     /// The request ended here (not handed off).
     Gone {
@@ -42,6 +54,13 @@ pub(crate) enum StatsEvent {
         id: Bytes,
         /// Explicit route id.
         route: Option<Bytes>,
+    },
+    /// Counts of a session that has no connection entry (intreq requests).
+    Counters {
+        /// Explicit route id.
+        route: Option<Bytes>,
+        /// The counts.
+        counts: Counters,
     },
 }
 
@@ -65,9 +84,13 @@ pub(crate) fn publisher(
     sock: AsyncSocket,
     from: Bytes,
     ttl: Duration,
+    report_interval: Duration,
 ) -> (StatsHandle, impl Future<Output = anyhow::Result<()>>) {
     let (tx, rx) = mpsc::channel(CAPACITY);
-    (StatsHandle { tx }, run(sock, rx, from, ttl))
+    (
+        StatsHandle { tx },
+        run(sock, rx, from, ttl, report_interval),
+    )
 }
 
 async fn send(
@@ -92,8 +115,20 @@ async fn run(
     mut rx: mpsc::Receiver<StatsEvent>,
     from: Bytes,
     ttl: Duration,
+    report_interval: Duration,
 ) -> anyhow::Result<()> {
     let ttl = u32::try_from(ttl.as_secs()).unwrap_or(u32::MAX);
+    // 1.36 keeps no report state at all when the interval is 0
+    let reporting = !report_interval.is_zero();
+    let mut reports = report::Reports::new();
+    let mut report_tick = reporting.then(|| {
+        let mut i = tokio::time::interval_at(
+            tokio::time::Instant::now() + report_interval,
+            report_interval,
+        );
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    });
     // per route (None = no explicit route): (activity, requests received)
     let mut pending: HashMap<Option<Bytes>, (u32, u32)> = HashMap::new();
     let mut flush_at: Option<tokio::time::Instant> = None;
@@ -104,11 +139,25 @@ async fn run(
                 None => std::future::pending().await,
             }
         };
+        let report_due = async {
+            match report_tick.as_mut() {
+                Some(i) => i.tick().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             ev = rx.recv() => {
                 let Some(ev) = ev else { return Ok(()) };
+                let now = tokio::time::Instant::now().into_std();
                 match ev {
-                    StatsEvent::Conn { id, peer_address, ssl, route, counted } => {
+                    StatsEvent::Conn { id, peer_address, ssl, route, counted, linger, tally } => {
+                        if reporting {
+                            if linger {
+                                reports.remove(&id, true, now);
+                            } else {
+                                reports.add(id.clone(), route.clone(), Some(tally), now);
+                            }
+                        }
                         send(&mut sock, &from, route.clone(), StatsBody::Connected {
                             id,
                             conn_type: ConnectionType::Http,
@@ -124,8 +173,22 @@ async fn run(
                         }
                     }
                     StatsEvent::Gone { id, route } => {
+                        if reporting {
+                            reports.remove(&id, false, now);
+                        }
                         send(&mut sock, &from, route, StatsBody::Disconnected { id }).await?;
                     }
+                    StatsEvent::Counters { route, counts } => {
+                        if reporting {
+                            reports.add_counters(&route, &counts, now);
+                        }
+                    }
+                }
+            }
+            _ = report_due => {
+                let now = tokio::time::Instant::now().into_std();
+                for (route, r) in reports.take(now) {
+                    send(&mut sock, &from, route, StatsBody::Report(Box::new(r))).await?;
                 }
             }
             () = sleep => {

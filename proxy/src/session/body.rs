@@ -64,6 +64,11 @@ impl RequestBody {
         self.pending.push_front(data);
     }
 
+    /// Bytes received so far (the whole body once complete).
+    pub(crate) fn total(&self) -> usize {
+        self.total
+    }
+
     /// Whether the client sent the whole body.
     pub(crate) fn is_complete(&self) -> bool {
         self.complete

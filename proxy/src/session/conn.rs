@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::Shared;
+use crate::stats::report;
+use crate::stats::{Counter, Tally};
 
 /// How often a ghost session (see [`Conn::recv`]) checks that followers remain.
 const GHOST_POLL: Duration = Duration::from_secs(1);
@@ -72,6 +74,11 @@ pub(crate) struct Conn {
     /// The client left; going on for the followers (see [`Conn::recv`]).
     ghost: bool,
     sink: Sink,
+    /// This session's byte counts for the stats `report` (`crate::stats::report`).
+    pub(crate) tally: Arc<Tally>,
+    /// Count response heads and bodies sent to the client (1.36 counts the relayed
+    /// origin response, not the proxy's own error answers nor intreq answers).
+    pub(crate) count_sent: bool,
 }
 
 impl Conn {
@@ -100,6 +107,8 @@ impl Conn {
             sharing: None,
             ghost: false,
             sink: Sink::Server,
+            tally: Arc::default(),
+            count_sent: false,
         }
     }
 
@@ -150,6 +159,20 @@ impl Conn {
         }
         if self.ghost {
             return true;
+        }
+        if self.count_sent && p.ptype == PacketType::Data {
+            if let Some(code) = p.code {
+                let head = report::response_head_bytes(
+                    code,
+                    p.reason.as_deref().unwrap_or_default(),
+                    p.header_list()
+                        .iter()
+                        .map(|h| (h.name.as_ref(), h.value.as_ref())),
+                );
+                self.tally.add(Counter::ClientHeaderBytesSent, head);
+            }
+            let body = p.body.as_ref().map_or(0, Bytes::len);
+            self.tally.add(Counter::ClientContentBytesSent, body);
         }
         p.seq = Some(self.seq.next_out());
         self.last_sent = Instant::now();

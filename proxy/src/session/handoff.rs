@@ -187,6 +187,8 @@ async fn hand_over(
                 };
                 let len = out.body.len();
                 respond::log_request(conn, req, &target_name, &format!("code={} {len}", out.code));
+                // 1.36 answers with `respond`, which it does not count as client bytes
+                conn.count_sent = false;
                 if respond::send_response(conn, &out).await {
                     Outcome::Done
                 } else {

@@ -115,8 +115,15 @@ pub(crate) async fn send_rest(conn: &mut Conn, mut body: Bytes) -> bool {
     true
 }
 
-/// A proxy-generated `text/plain` error.
+/// A proxy-generated `text/plain` error (not counted as client bytes sent, as 1.36).
 pub(crate) async fn error_response(conn: &mut Conn, code: u16, body: String) -> bool {
+    let counting = std::mem::replace(&mut conn.count_sent, false);
+    let ok = send_error(conn, code, body).await;
+    conn.count_sent = counting;
+    ok
+}
+
+async fn send_error(conn: &mut Conn, code: u16, body: String) -> bool {
     let mut response = Response::text(code, body);
     if conn.aco.as_ref().is_some_and(|a| a.jsonp.is_some()) {
         // 1.36 writes its errors with a Content-Length, which the JSON-P object shows

@@ -9,6 +9,7 @@
 //! cross-origin on, the head gets CORS headers; a JSON-P response is buffered to be
 //! wrapped whole, or wrapped on the way once it outgrows the buffer ([`crate::aco`]).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -27,6 +28,7 @@ use super::{MAX_ACCEPT_BODY, Outcome, Request, rewrite};
 use crate::aco::{self, Jsonp, JsonpStream};
 use crate::client::{ClientCmd, ClientHandle};
 use crate::outgoing::{self, OriginRequest};
+use crate::stats::{Counter, Tally, report};
 use crate::test_target::Response;
 
 mod initial;
@@ -55,6 +57,8 @@ pub(super) struct Upstream {
     pub(super) last_sent: Instant,
     last_recv: Instant,
     pub(super) done: bool,
+    /// Where the origin side's bytes are counted (plain HTTP forwarding only).
+    tally: Option<Arc<Tally>>,
 }
 
 enum UpEvent {
@@ -85,6 +89,7 @@ impl Upstream {
             last_sent: now,
             last_recv: now,
             done: false,
+            tally: None,
         };
         let base = up.packet(PacketType::Data);
         first.from = base.from;
@@ -134,10 +139,19 @@ impl Upstream {
         }
     }
 
+    fn count(&self, c: Counter, n: usize) {
+        if let Some(t) = &self.tally {
+            t.add(c, n);
+        }
+    }
+
     async fn send(&mut self, p: Packet) -> bool {
         let Some(to) = self.to.clone() else {
             return true;
         };
+        if p.ptype == PacketType::Data {
+            self.count(Counter::ServerContentBytesSent, p.body_bytes().len());
+        }
         self.last_sent = Instant::now();
         self.io
             .tx
@@ -191,8 +205,20 @@ impl Upstream {
             }
             self.credits.grant(p.credits.unwrap_or(0));
             match p.ptype {
-                PacketType::Data if p.code.is_some() => return UpEvent::Head(Box::new(p)),
+                PacketType::Data if p.code.is_some() => {
+                    let head = report::response_head_bytes(
+                        p.code.unwrap_or_default(),
+                        p.reason.as_deref().unwrap_or_default(),
+                        p.header_list()
+                            .iter()
+                            .map(|h| (h.name.as_ref(), h.value.as_ref())),
+                    );
+                    self.count(Counter::ServerHeaderBytesReceived, head);
+                    self.count(Counter::ServerContentBytesReceived, p.body_bytes().len());
+                    return UpEvent::Head(Box::new(p));
+                }
                 PacketType::Data => {
+                    self.count(Counter::ServerContentBytesReceived, p.body_bytes().len());
                     return UpEvent::Body {
                         data: p.body.unwrap_or_default(),
                         more: p.more,
@@ -406,6 +432,16 @@ pub(super) fn client_for(
     }
 }
 
+/// The 1.36 estimate of an origin request's head.
+pub(crate) fn origin_head_bytes(method: &[u8], origin: &OriginRequest) -> usize {
+    let uri = origin.uri.to_string();
+    report::request_head_bytes(
+        method,
+        report::path_and_query(uri.as_bytes()),
+        origin.headers.iter().map(|(n, v)| (n.as_ref(), v.as_ref())),
+    )
+}
+
 /// Forwards the request to `target` through zurl (or a custom ZHTTP peer).
 pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target) -> Outcome {
     let Some((io, connect)) = client_for(&conn.shared, target) else {
@@ -434,6 +470,7 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
         last_sent: now,
         last_recv: now,
         done: false,
+        tally: Some(conn.tally.clone()),
     };
     let first_body = req.body.take(FIRST_PACKET_BODY);
     let sent_in_first = first_body.len();
@@ -462,6 +499,11 @@ pub(crate) async fn forward(conn: &mut Conn, req: &mut Request, target: &Target)
     first.ignore_policies = target.trusted;
     first.trust_connect_host = target.trust_connect_host;
     first.ignore_tls_errors = target.insecure;
+    up.count(
+        Counter::ServerHeaderBytesSent,
+        origin_head_bytes(&req.client.method, &origin),
+    );
+    up.count(Counter::ServerContentBytesSent, first.body_bytes().len());
     let mut req_end_sent = !first.more;
     let start = ClientCmd::Start {
         id: up.id.clone(),
