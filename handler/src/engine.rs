@@ -413,6 +413,28 @@ impl Engine {
         let mut s = Session::new(client, hold, self.backlog.clone(), now);
         let from = self.settings.from.clone();
         s.send_keep_alive(&from, &mut self.out, now);
+        if let Some(error) = &hold.start_error {
+            // grip.md §5.4, §5.8: the initial body failed its filters: the
+            // head, the error text in debug mode, and the end
+            debug!(error = %error, "stream failed to start");
+            let mut head = s
+                .client
+                .aco
+                .stream_head(&s.retry.request.headers, &s.response)
+                .unwrap_or_else(|| (*s.response).clone());
+            head.body = if s.client.debug {
+                Bytes::from(format!("\n\n{error}\n"))
+            } else {
+                Bytes::new()
+            };
+            s.send_head(&from, &mut self.out, now, &head, true);
+            if !s.finished() {
+                s.channels.clear();
+                self.by_rid.insert(key, token);
+                self.sessions.insert(token, s);
+            }
+            return;
+        }
         let has_prev_id = s.channels.iter().any(|c| c.prev_id.is_some());
         if hold.mode == HoldMode::Stream && has_prev_id && s.next_link.is_none() {
             // grip.md §5.3: prev-id needs a next link; the hold fails and the
@@ -792,7 +814,8 @@ impl Engine {
     }
 
     /// Merges the proxy's stats: its `conn` packets are re-published with
-    /// our `from` unless we own the connection, its activity is added to ours.
+    /// our `from` unless we own the connection, its activity is added to ours,
+    /// its report counters go into our next reports.
     fn proxy_stats(&mut self, packet: pushpin_internal::StatsPacket) {
         use pushpin_internal::StatsBody;
         match packet.body {
@@ -806,6 +829,11 @@ impl Engine {
                 }
             }
             StatsBody::Activity { count } => self.stats.add_activity(count),
+            // merged into our own reports, never forwarded (1.36)
+            StatsBody::Report(ref r) => {
+                self.stats
+                    .merge_report(packet.route.clone(), r, Instant::now());
+            }
             _ => {}
         }
     }
