@@ -8,7 +8,7 @@
 mod harness;
 
 use bytes::Bytes;
-use harness::{Setup, follow, get, header, start};
+use harness::{Setup, follow, get, header, inspect_ok, start};
 use pushpin_internal::Call;
 use pushpin_internal::zrpc::Outcome;
 use pushpin_zhttp::{Header, Packet, PacketType};
@@ -344,12 +344,7 @@ async fn accept_carries_the_jsonp_state() {
         panic!("expected inspect");
     };
     assert_eq!(args.request.uri, "http://e/aco/lp?ch=a");
-    env.handler()
-        .inspect_reply(
-            &call,
-            Outcome::success_with(|b| pushpin_internal::InspectInfo::default().encode(b)),
-        )
-        .await;
+    env.handler().inspect_reply(&call, inspect_ok()).await;
     let _ka = env.cm.recv().await;
     let z = env.zurl.first().await;
     let id = z.id().unwrap().clone();

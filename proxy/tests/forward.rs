@@ -7,7 +7,7 @@
 mod harness;
 
 use bytes::Bytes;
-use harness::{PROXY_ID, Setup, ZURL_ID, follow, get, header, start};
+use harness::{PROXY_ID, Setup, ZURL_ID, follow, get, header, inspect_ok, start};
 use pushpin_internal::Call;
 use pushpin_internal::zrpc::Outcome;
 use pushpin_zhttp::{Condition, Header, Packet, PacketType};
@@ -276,12 +276,7 @@ async fn grip_response_is_handed_off() {
     .await;
     env.cm.first(&get("g1", "http://example.com/hold")).await;
     let call = env.handler().inspect_call().await;
-    env.handler()
-        .inspect_reply(
-            &call,
-            Outcome::success_with(|b| pushpin_internal::InspectInfo::default().encode(b)),
-        )
-        .await;
+    env.handler().inspect_reply(&call, inspect_ok()).await;
     let _ka = env.cm.recv().await;
     let z = env.zurl.first().await;
     let id = z.id().unwrap().clone();
@@ -354,12 +349,7 @@ async fn grip_response_in_one_packet_is_handed_off() {
         .await;
         env.cm.first(&get("o1", "http://example.com/lp")).await;
         let call = env.handler().inspect_call().await;
-        env.handler()
-            .inspect_reply(
-                &call,
-                Outcome::success_with(|b| pushpin_internal::InspectInfo::default().encode(b)),
-            )
-            .await;
+        env.handler().inspect_reply(&call, inspect_ok()).await;
         let _ka = env.cm.recv().await;
         let z = env.zurl.first().await;
         let id = z.id().unwrap().clone();
@@ -734,12 +724,7 @@ async fn malformed_grip_responses_give_502_and_the_proxy_keeps_serving() {
         for (rid, grip) in [(bad, true), (ok, false)] {
             env.cm.first(&get(rid, "http://example.com/path")).await;
             let call = env.handler().inspect_call().await;
-            env.handler()
-                .inspect_reply(
-                    &call,
-                    Outcome::success_with(|b| pushpin_internal::InspectInfo::default().encode(b)),
-                )
-                .await;
+            env.handler().inspect_reply(&call, inspect_ok()).await;
             let _ka = env.cm.recv().await;
             let z = env.zurl.first().await;
             let id = z.id().unwrap().clone();

@@ -8,9 +8,9 @@
 mod harness;
 
 use bytes::{Bytes, BytesMut};
-use harness::{Env, Setup, follow, get, header, start};
+use harness::{Env, Setup, follow, get, header, inspect_ok, start};
 use pushpin_internal::zrpc::Outcome;
-use pushpin_internal::{AcceptResult, Call, InspectInfo};
+use pushpin_internal::{AcceptResult, Call};
 use pushpin_zhttp::{Header, Id, Packet, PacketType};
 
 fn head(code: u16, headers: Vec<Header>, body: Bytes, more: bool) -> Packet {
@@ -96,7 +96,7 @@ async fn hop_headers_are_not_relayed_without_grip() {
 async fn grip_request(env: &mut Env, rid: &'static str) -> Id {
     env.cm.first(&get(rid, "http://example.com/big")).await;
     let call = env.handler().inspect_call().await;
-    let info = Outcome::success_with(|b| InspectInfo::default().encode(b));
+    let info = inspect_ok();
     env.handler().inspect_reply(&call, info).await;
     let z = env.zurl.first().await;
     z.id().unwrap().clone()

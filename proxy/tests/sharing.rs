@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use harness::{Env, Setup, follow, get, start};
+use harness::{Env, Setup, follow, get, inspect_ok, start};
 use pushpin_internal::zrpc::Outcome;
 use pushpin_internal::{AcceptResult, Call, InspectInfo, ResponseData};
 use pushpin_zhttp::{Condition, Header, Packet, PacketType};
@@ -404,12 +404,7 @@ async fn no_key_no_sharing() {
             panic!("expected inspect");
         };
         assert!(!args.get_session, "route without the session option");
-        env.handler()
-            .inspect_reply(
-                &call,
-                Outcome::success_with(|b| InspectInfo::default().encode(b)),
-            )
-            .await;
+        env.handler().inspect_reply(&call, inspect_ok()).await;
     }
     let a = env.zurl.first().await;
     let b = env.zurl.first().await;

@@ -6,7 +6,7 @@
 mod harness;
 
 use bytes::Bytes;
-use harness::{PROXY_ID, Setup, follow, get, start};
+use harness::{PROXY_ID, Setup, follow, get, inspect_ok, start};
 use pushpin_internal::zrpc::{Condition, Outcome};
 use pushpin_internal::{
     AcceptArgs, AcceptResult, Call, InspectInfo, RequestData, ResponseData, RetryPacket,
@@ -16,16 +16,6 @@ use pushpin_zhttp::{Condition as ZCondition, PacketType};
 
 fn success(write: impl FnOnce(&mut bytes::BytesMut)) -> Outcome {
     Outcome::success_with(write)
-}
-
-fn inspect_ok() -> Outcome {
-    success(|b| {
-        InspectInfo {
-            no_proxy: false,
-            ..InspectInfo::default()
-        }
-        .encode(b)
-    })
 }
 
 /// Table: path → (status, body) for plain answers of the test target.

@@ -266,6 +266,11 @@ async fn reply(s: &mut AsyncSocket, to: &Received, outcome: pushpin_internal::Ou
     s.send(Multipart::from(frames)).await.unwrap();
 }
 
+/// A successful inspect answer: `{"no-proxy": false}` (what a handler without state says).
+pub fn inspect_ok() -> pushpin_internal::Outcome {
+    pushpin_internal::Outcome::success_with(|b| pushpin_internal::InspectInfo::default().encode(b))
+}
+
 impl Handler {
     pub async fn inspect_call(&mut self) -> Received {
         recv_call(&mut self.inspect).await
