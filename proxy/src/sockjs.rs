@@ -318,8 +318,7 @@ async fn handle_request(
                 return;
             }
             Some(Lookup::Closed(value)) => {
-                let frame = [b"c".as_slice(), &value].concat();
-                answer::ok_frame(&mut conn, &headers, &frame, cb).await;
+                answer::ok_frame(&mut conn, &headers, &frame::close(&value), cb).await;
                 return;
             }
             None => {}

@@ -19,35 +19,23 @@ pub(crate) const HEARTBEAT: &[u8] = b"h";
 /// Largest single client message (1.36 `BUFFER_SIZE`).
 pub(crate) const MAX_MESSAGE: usize = 200_000;
 
-/// Appends `s` as a JSON string literal, quoted as Qt's JSON writer does.
+/// Appends `s` as a JSON string literal, quoted as Qt's JSON writer does
+/// ([`pushpin_grip::cors::json_string`], shared with JSON-P).
 pub(crate) fn put_json_string(out: &mut BytesMut, s: &str) {
-    out.put_u8(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.put_slice(b"\\\""),
-            '\\' => out.put_slice(b"\\\\"),
-            '\u{8}' => out.put_slice(b"\\b"),
-            '\u{c}' => out.put_slice(b"\\f"),
-            '\n' => out.put_slice(b"\\n"),
-            '\r' => out.put_slice(b"\\r"),
-            '\t' => out.put_slice(b"\\t"),
-            c if (c as u32) < 0x20 => {
-                out.put_slice(format!("\\u{:04x}", c as u32).as_bytes());
-            }
-            c => {
-                let mut buf = [0u8; 4];
-                out.put_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        }
-    }
-    out.put_u8(b'"');
+    out.put_slice(pushpin_grip::cors::json_string(s.as_bytes()).as_bytes());
 }
 
 /// `bytes` (lossily UTF-8) as a JSON string literal.
 pub(crate) fn json_string(bytes: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(bytes.len() + 2);
-    put_json_string(&mut out, &String::from_utf8_lossy(bytes));
-    out.freeze()
+    Bytes::from(pushpin_grip::cors::json_string(bytes))
+}
+
+/// A close frame: `c` and the encoded `[code, "reason"]`.
+pub(crate) fn close(value: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(value.len() + 1);
+    b.extend_from_slice(b"c");
+    b.extend_from_slice(value);
+    b.freeze()
 }
 
 /// A message frame: `a` and a JSON array of the messages (each lossily UTF-8).

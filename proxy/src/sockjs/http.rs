@@ -135,7 +135,7 @@ pub(super) async fn open(
         // another request opened it just now: 1.36's answer to a session not yet up
         let mut conn = conn;
         let v = frame::close_value(2010, "Another connection still open");
-        answer::ok_frame(&mut conn, &headers, &c_frame(&v), callback.as_deref()).await;
+        answer::ok_frame(&mut conn, &headers, &frame::close(&v), callback.as_deref()).await;
         return;
     }
     let (vconn, peer, vrx) = virt::pair(shared.clone(), conn.id.clone(), WINDOW);
@@ -385,17 +385,17 @@ impl Session {
         match cmd {
             Cmd::Poll { connect, reply } => {
                 if let (true, Some(v)) = (self.close_sent, self.linger.as_ref()) {
-                    let _ = reply.send(Answer::Frame(c_frame(v)));
+                    let _ = reply.send(Answer::Frame(frame::close(v)));
                     return;
                 }
                 if self.req.is_some() {
                     let v = frame::close_value(2010, "Another connection still open");
-                    let _ = reply.send(Answer::Frame(c_frame(&v)));
+                    let _ = reply.send(Answer::Frame(frame::close(&v)));
                     return;
                 }
                 if self.peer_closed {
                     let v = frame::close_value(3000, "Client already closed connection");
-                    let _ = reply.send(Answer::Frame(c_frame(&v)));
+                    let _ = reply.send(Answer::Frame(frame::close(&v)));
                     return;
                 }
                 self.req = Some(Poll { connect, reply });
@@ -461,7 +461,7 @@ impl Session {
             self.close_sent = true;
             let v = frame::linger_value(code, &String::from_utf8_lossy(&reason));
             self.linger = Some(v.clone());
-            self.answer_poll(Answer::Frame(c_frame(&v)));
+            self.answer_poll(Answer::Frame(frame::close(&v)));
             // the close is answered: the backend session's close handshake ends
             self.peer.close(code, None);
         }
@@ -584,12 +584,4 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-/// `c` and a close value.
-fn c_frame(value: &[u8]) -> Bytes {
-    let mut b = BytesMut::with_capacity(value.len() + 1);
-    b.extend_from_slice(b"c");
-    b.extend_from_slice(value);
-    b.freeze()
 }
