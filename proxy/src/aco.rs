@@ -273,25 +273,7 @@ pub(crate) struct JsonpRequest {
 /// Percent-decodes `s`; a `%` not followed by two hex digits stays as it is (what a
 /// tolerant `QUrl` makes of it).
 fn percent_decode(s: &str) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hex = bytes
-                .get(i.saturating_add(1)..i.saturating_add(3))
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            if let Some(v) = hex {
-                out.push(v);
-                i = i.saturating_add(3);
-                continue;
-            }
-        }
-        out.push(b);
-        i = i.saturating_add(1);
-    }
-    out
+    crate::uri::percent_decode_bytes(s.as_bytes())
 }
 
 /// A query as `QUrlQuery` sees it: `&`-separated items, key and value split at the

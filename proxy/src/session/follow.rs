@@ -16,7 +16,7 @@ use tracing::debug;
 use super::Request;
 use super::body::Chunks;
 use super::conn::{Conn, ConnEvent};
-use super::handoff::{HANDOFF_TIMEOUT, request_state};
+use super::handoff::{pause_own, request_state};
 use super::respond;
 use super::upstream::{KEEP_ALIVE, PEER_TIMEOUT};
 use crate::sharing::{Feed, Member};
@@ -172,7 +172,7 @@ pub(crate) async fn follow(conn: &mut Conn, req: &Request, member: Member) -> Fo
                     }
                 }
                 Some(Feed::Pause(reply)) => {
-                    if !pause(conn).await {
+                    if pause_own(conn).await.is_none() {
                         return FollowEnd::Gone;
                     }
                     relay.paused = true;
@@ -206,31 +206,6 @@ pub(crate) async fn follow(conn: &mut Conn, req: &Request, member: Member) -> Fo
                     return FollowEnd::Gone;
                 }
             }
-        }
-    }
-}
-
-/// `handoff-start`, then waits for `handoff-proceed`. `false` when the client is gone.
-async fn pause(conn: &mut Conn) -> bool {
-    if !conn.send(conn.packet(PacketType::HandoffStart)).await {
-        return false;
-    }
-    let proceed = tokio::time::timeout(HANDOFF_TIMEOUT, async {
-        loop {
-            match conn.recv().await {
-                ConnEvent::HandoffProceed => return true,
-                ConnEvent::Gone => return false,
-                ConnEvent::Credit | ConnEvent::Body { .. } | ConnEvent::Ws(_) => {}
-            }
-        }
-    })
-    .await;
-    match proceed {
-        Ok(ok) => ok,
-        Err(_) => {
-            debug!("no handoff-proceed from the connection manager; cancelling");
-            conn.cancel().await;
-            false
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::outgoing::OriginRequest;
 use crate::test_target::Response;
 
 /// How long the connection manager has to answer `handoff-start`.
-pub(super) const HANDOFF_TIMEOUT: Duration = Duration::from_secs(10);
+const HANDOFF_TIMEOUT: Duration = Duration::from_secs(10);
 
 const ACCEPT_UNAVAILABLE: &str = "Accept service unavailable.\n";
 
@@ -220,8 +220,9 @@ async fn hand_over(
 
 /// `handoff-start`, then waits for `handoff-proceed`: `Some(true)` once paused,
 /// `Some(false)` when the client left but the session goes on for others sharing its
-/// request (a ghost, see [`Conn::recv`]), `None` when the session is over.
-async fn pause_own(conn: &mut Conn) -> Option<bool> {
+/// request (a ghost, see [`Conn::recv`]), `None` when the session is over. A follower
+/// of a shared request never becomes a ghost: for it the answer is `Some(true)` or `None`.
+pub(super) async fn pause_own(conn: &mut Conn) -> Option<bool> {
     let p = conn.packet(pushpin_zhttp::PacketType::HandoffStart);
     if !conn.send(p).await {
         return None;
