@@ -399,6 +399,14 @@ impl<'a> FilterStack<'a> {
         self.stages.is_empty()
     }
 
+    /// Whether a filter changes content (`var-subst`, `build-id`); without one,
+    /// [`Self::process`] returns its input unchanged and callers may skip it.
+    pub fn rewrites(&self) -> bool {
+        self.stages
+            .iter()
+            .any(|s| matches!(s, Stage::VarSubst | Stage::BuildId(_)))
+    }
+
     /// Whether a delivery filter drops the item.
     pub fn drops(&self) -> bool {
         self.stages.iter().any(|s| match s {

@@ -339,6 +339,10 @@ fn filter_content(
     if stack.drops() {
         return Filtered::Drop;
     }
+    if !stack.rewrites() {
+        // delivery filters only: the content goes as it is, without a copy
+        return Filtered::Send(content.clone());
+    }
     match stack.process(content) {
         Ok(out) => Filtered::Send(Bytes::from(out)),
         Err(e) => Filtered::Fail(format!("filter error: {e}")),

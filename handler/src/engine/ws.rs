@@ -318,7 +318,7 @@ impl Engine {
                 content,
                 ..
             } => {
-                let content = if stack.is_empty() {
+                let content = if !stack.rewrites() {
                     content.clone()
                 } else {
                     match stack.process(content) {

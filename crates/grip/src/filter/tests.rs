@@ -359,6 +359,10 @@ fn stack_runs_filters_in_order() {
     // delivery and unknown filters pass content through
     assert_eq!(run(&["skip-self", "bogus"], ctx, "%x"), Ok("%x".into()));
     assert!(FilterStack::new(&["bogus"], ctx).is_empty());
+    // only content filters rewrite (callers skip `process` otherwise)
+    assert!(!FilterStack::new(&["skip-self", "require-sub", "bogus"], ctx).rewrites());
+    assert!(FilterStack::new(&["skip-self", "var-subst"], ctx).rewrites());
+    assert!(FilterStack::new(&["build-id"], ctx).rewrites());
 }
 
 #[test]
