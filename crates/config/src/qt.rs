@@ -54,32 +54,14 @@ pub(crate) fn is_plain_bool(s: &str) -> bool {
 /// skipped, missing padding is fine. Returns the bytes and whether anything was skipped
 /// (padding `=` at the end does not count).
 pub(crate) fn from_base64(s: &str) -> (Vec<u8>, bool) {
-    let mut out = Vec::with_capacity(s.len() / 4 * 3 + 3);
-    let mut buf: u32 = 0;
-    let mut nbits: u32 = 0;
-    let mut skipped = false;
     let unpadded = s.trim_end_matches('=');
-    for ch in unpadded.bytes() {
-        let d = match ch {
-            b'A'..=b'Z' => ch - b'A',
-            b'a'..=b'z' => ch - b'a' + 26,
-            b'0'..=b'9' => ch - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => {
-                skipped = true;
-                continue;
-            }
-        };
-        buf = (buf << 6) | u32::from(d);
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push(((buf >> nbits) & 0xff) as u8);
-            buf &= (1 << nbits) - 1;
-        }
-    }
-    (out, skipped)
+    let skipped = unpadded
+        .bytes()
+        .any(|b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/'));
+    (
+        pushpin_grip::qt::from_base64_lenient(unpadded.as_bytes()),
+        skipped,
+    )
 }
 
 /// A Qt `QChar` built from an escape value: the low 16 bits, and a lone surrogate (which Rust
