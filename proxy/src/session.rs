@@ -556,14 +556,19 @@ fn report(conn: &Conn, req: &Request, ended: Option<bool>) {
     let Some(stats) = conn.shared.stats.as_ref() else {
         return;
     };
-    let route = req.route.stats_route().map(|r| Bytes::from(r.to_string()));
     if req.internal {
+        // counted only at the end (nothing is counted before the first call)
+        if ended.is_none() {
+            return;
+        }
         let counts = conn.tally.drain();
-        if ended.is_some() && !counts.is_empty() {
+        if !counts.is_empty() {
+            let route = req.route.stats_route().map(|r| Bytes::from(r.to_string()));
             stats.report(crate::stats::StatsEvent::Counters { route, counts });
         }
         return;
     }
+    let route = req.route.stats_route().map(|r| Bytes::from(r.to_string()));
     let id = Bytes::from(conn.rid_text());
     let ev = match ended {
         // accepted: a final refresh, then the handler reports it

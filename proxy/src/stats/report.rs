@@ -121,7 +121,8 @@ pub(crate) fn response_head_bytes<'a>(
     reason: &[u8],
     headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
 ) -> usize {
-    let digits = code.to_string().len();
+    // decimal digits of the status code, without formatting it
+    let digits = usize::try_from(code.checked_ilog10().map_or(1, |d| d + 1)).unwrap_or(5);
     headers
         .into_iter()
         .fold(digits.saturating_add(reason.len()), |t, (n, v)| {

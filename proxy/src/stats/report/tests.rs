@@ -24,6 +24,14 @@ fn header_estimates_match_1_36() {
         response_head_bytes(200, b"OK", [(&b"Content-Length"[..], &b"5"[..])]),
         3 + 2 + 15
     );
+    // the status code counts as its decimal text
+    for code in [0_u16, 9, 10, 99, 100, 999, 1000, 9999, 10_000, u16::MAX] {
+        let empty: [(&[u8], &[u8]); 0] = [];
+        assert_eq!(
+            response_head_bytes(code, b"", empty),
+            code.to_string().len()
+        );
+    }
     assert_eq!(path_and_query(b"http://example.com/a/b?c=d"), b"/a/b?c=d");
     assert_eq!(path_and_query(b"http://example.com"), b"");
     assert_eq!(path_and_query(b"http://example.com?q"), b"?q");
